@@ -1,0 +1,108 @@
+"""Small shared building blocks. Only what two or more models use, with explicit signatures."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def norm_layer(kind: str, channels: int) -> nn.Module:
+    """'instance' (affine), 'batch', 'group' (8 groups or fewer) or 'none'."""
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=True)
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "group":
+        return nn.GroupNorm(min(8, channels), channels)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"unknown norm {kind!r}")
+
+
+def activation(kind: str) -> nn.Module:
+    if kind == "relu":
+        return nn.ReLU(inplace=True)
+    if kind == "lrelu":
+        return nn.LeakyReLU(0.2, inplace=True)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"unknown activation {kind!r}")
+
+
+class ConvBlock2d(nn.Sequential):
+    """conv -> norm -> activation, 'same' padding for odd kernels (reflect padding avoids dark borders)."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: int = 3, stride: int = 1, norm: str = "instance",
+                 act: str = "relu", pad_mode: str = "reflect"):
+        padding = (kernel - 1) // 2 if stride == 1 else (kernel - stride + 1) // 2
+        super().__init__(
+            nn.Conv2d(in_ch, out_ch, kernel, stride, padding, padding_mode=pad_mode, bias=norm in ("none", "group")),
+            norm_layer(norm, out_ch),
+            activation(act),
+        )
+
+
+class UpBlock2d(nn.Sequential):
+    """2x nearest upsampling then a conv block (no transposed convs: they leave checkerboard artefacts)."""
+
+    def __init__(self, in_ch: int, out_ch: int, norm: str = "instance", act: str = "relu"):
+        super().__init__(nn.Upsample(scale_factor=2, mode="nearest"), ConvBlock2d(in_ch, out_ch, 3, 1, norm, act))
+
+
+class ResBlock2d(nn.Module):
+    """x + conv(act(conv(x))), optionally with extra conditioning channels concatenated to the first conv's input.
+
+    Args:
+        channels: feature channels C (input and output).
+        cond_channels: channels of a conditioning map (B, K, H, W) concatenated before the first conv; 0 for none.
+    """
+
+    def __init__(self, channels: int, cond_channels: int = 0, norm: str = "instance", act: str = "relu"):
+        super().__init__()
+        self.conv1 = ConvBlock2d(channels + cond_channels, channels, 3, 1, norm, act)
+        self.conv2 = ConvBlock2d(channels, channels, 3, 1, norm, "none")
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        h = x if cond is None else torch.cat([x, cond], dim=1)
+        return x + self.conv2(self.conv1(h))
+
+
+class PatchDiscriminator2d(nn.Module):
+    """PatchGAN (pix2pix): strided 4x4 convs, LeakyReLU, no norm on the first layer; returns every layer's
+    activation so feature matching can use them. The last entry is the patch logit map (B, 1, H', W').
+    """
+
+    def __init__(self, in_ch: int, channels: int = 64, layers: int = 3, norm: str = "instance"):
+        super().__init__()
+        blocks: list[nn.Module] = [nn.Sequential(nn.Conv2d(in_ch, channels, 4, 2, 1), nn.LeakyReLU(0.2, True))]
+        ch = channels
+        for i in range(1, layers):
+            nxt = min(ch * 2, channels * 8)
+            blocks.append(nn.Sequential(nn.Conv2d(ch, nxt, 4, 2, 1, bias=norm == "none"), norm_layer(norm, nxt),
+                                        nn.LeakyReLU(0.2, True)))
+            ch = nxt
+        blocks.append(nn.Conv2d(ch, 1, 3, 1, 1))
+        self.blocks = nn.ModuleList(blocks)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        feats = []
+        for block in self.blocks:
+            x = block(x)
+            feats.append(x)
+        return feats
+
+
+def box_filter(x: torch.Tensor, radius: int) -> torch.Tensor:
+    """Mean over a (2r+1)^2 window for every pixel of (B, C, H, W), normalised at the borders."""
+    return F.avg_pool2d(x, 2 * radius + 1, stride=1, padding=radius, count_include_pad=False)
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Reflect-pad (..., H, W) at the bottom/right to multiples of `multiple`; returns the pad to crop off later."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        mode = "reflect" if ph < h and pw < w else "replicate"
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+    return x, (ph, pw)

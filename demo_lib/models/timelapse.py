@@ -1,0 +1,456 @@
+"""End-to-End Time-Lapse Video Synthesis from a Single Outdoor Image (Nam et al., CVPR 2019, arXiv 1904.00680).
+
+One outdoor photo I, N requested hours t_1..t_N and one latent z in, N frames of the same place at those hours out.
+z is shared by all N frames: it stands for what a day has in common (weather, colour mood) and ties them together.
+
+Reading guide (top to bottom):
+  TimelapseConfig              every setting, with its default
+  time_features                the hour as (cos 2pi t/24, sin 2pi t/24): 23:59 is next to 00:00
+  TimelapseGenerator           G_B: encoder E(I) once, residual blocks on [E(I), t_n, z] tiled, decoder, per frame
+  TimelapseDomainMapper        G_A: maps G_B's clean time-lapse frames into the webcam domain A
+  TimelapseSetDiscriminator    conditional D on an unordered set of (frame, hour): shared CNN, max over frames
+  (unconditional per-frame D)  layers.PatchDiscriminator2d
+  TimelapseObjective           the two-domain losses and the paper's update order: D_A and D_B, then G_A, then G_B
+  guided_upsample              the colour change predicted at low resolution, moved onto the full-resolution photo
+  TimelapsePipeline            inference: `generate(image, times, seed)`; never builds discriminators
+  timestamp_error              evaluation: the hour of each generated frame, estimated against ground-truth renders
+
+Tensors: images (B, 3, H, W), frame sets (B, 3, N, H, W), values in [-1, 1]; hours are floats in [0, 24).
+
+Deviations from the paper, all switchable in the config:
+  * `lambda_anchor` (ours; 0 in the `paper` preset): an L1 between G_B's frames and the same camera's webcam frames
+    at the requested hours, after 8x average pooling so only the colour layout is matched and detail and weather
+    stay with the GAN terms and z. A static webcam archive (AMOS) has these pairs; the paper does not use them.
+    It makes short CPU training converge; without it the method is purely adversarial as published.
+  * `lambda_div` (ours; 0 in `paper`): a mode-seeking term (MSGAN) so that z is not ignored in short training runs.
+  * Layer sizes are ours (the paper's are not public); the frames are generated jointly (one E(I), one z) and judged
+    jointly by the set discriminator, as in the paper.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .. import losses
+from ..layers import ConvBlock2d, PatchDiscriminator2d, ResBlock2d, UpBlock2d, box_filter, pad_to_multiple
+from ..trainer import Phase
+from ..video import as_rgb_uint8, image_to_tensor, resize_image
+
+
+@dataclasses.dataclass(frozen=True)
+class TimelapseConfig:
+    image_size: int = 64            # training resolution (square); the nets are fully convolutional
+    frames: int = 4                 # N: frames generated jointly and judged as one set
+    z_dim: int = 16                 # the latent shared by the N frames
+    g_channels: int = 16            # G_B width at full resolution, doubled per downsampling (16, 32, 64, 128)
+    g_downsamples: int = 3          # G_B works at 1/2^3 resolution in its residual blocks
+    g_res_blocks: int = 4
+    mapper_channels: int = 16       # G_A width
+    mapper_blocks: int = 2
+    d_channels: int = 32            # both discriminators
+    d_layers: int = 3
+    gan_loss: str = "lsgan"         # lsgan | hinge | non_saturating
+    lambda_adv_b: float = 1.0       # D_B unconditional, real time-lapse clips vs G_B
+    lambda_adv_a: float = 1.0       # D_A unconditional, real webcam frames vs G_A(G_B)
+    lambda_cond: float = 1.0        # D_A conditional set: real+stamps vs generated vs mismatched stamps
+    lambda_rec: float = 10.0        # |G_A(G_B) - G_B|: the domain mapping must not change the hour's look
+    lambda_anchor: float = 10.0     # ours: pooled L1 to same-camera frames at the requested hours (see docstring)
+    anchor_pool: int = 8
+    lambda_div: float = 1.0         # ours: mode seeking on z (see docstring)
+    mismatch_min_hours: float = 4.0  # mismatched stamps are moved by at least this many hours
+    guided_radius: int = 2          # guided upsampling window radius, in low-resolution pixels
+    guided_eps: float = 1e-3        # guided filter regulariser (images in [0, 1])
+
+
+def time_features(hours: torch.Tensor) -> torch.Tensor:
+    """(...) hours -> (..., 2) = (cos 2pi t/24, sin 2pi t/24)."""
+    angle = hours * (2 * math.pi / 24.0)
+    return torch.stack([torch.cos(angle), torch.sin(angle)], dim=-1)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Generators
+
+
+class TimelapseGenerator(nn.Module):
+    """G_B: (I, t_1..t_N, z) -> N frames.
+
+    The encoder runs once per photo. Instance norm in the encoder makes E(I) blind to the photo's own brightness
+    and tint (its hour is unknown); the residual blocks and decoder have no normalisation, because per-frame
+    normalisation would erase exactly the global brightness and colour that the hour must set. Skip connections
+    from the encoder carry the photo's structure to the output.
+    """
+
+    def __init__(self, cfg: TimelapseConfig):
+        super().__init__()
+        self.cfg = cfg
+        c = cfg.g_channels
+        # Narrow where the maps are large, wide where they are small: the cost per level stays about the same.
+        widths = [c * 2**i for i in range(cfg.g_downsamples + 1)]                  # e.g. 16, 32, 64, 128
+        self.stem = ConvBlock2d(3, widths[0], 5, 1, norm="instance", act="relu")
+        self.down = nn.ModuleList(ConvBlock2d(widths[i], widths[i + 1], 4, 2, norm="instance", act="relu")
+                                  for i in range(cfg.g_downsamples))
+        cond = 2 + cfg.z_dim
+        self.blocks = nn.ModuleList(ResBlock2d(widths[-1], cond, norm="none", act="lrelu")
+                                    for _ in range(cfg.g_res_blocks))
+        # Decoder level i: upsample from widths[i+1], concatenate the encoder skip of width widths[i].
+        self.up = nn.ModuleList(UpBlock2d(widths[i + 1], widths[i], norm="none", act="lrelu")
+                                for i in reversed(range(cfg.g_downsamples)))
+        self.fuse = nn.ModuleList(ConvBlock2d(2 * widths[i], widths[i], 3, 1, norm="none", act="lrelu")
+                                  for i in reversed(range(cfg.g_downsamples)))
+        self.to_rgb = nn.Conv2d(widths[0], 3, 3, 1, 1, padding_mode="reflect")
+
+    @property
+    def multiple(self) -> int:
+        """Input sides must be multiples of this (pad with layers.pad_to_multiple)."""
+        return 2**self.cfg.g_downsamples
+
+    def encode(self, image: torch.Tensor) -> list[torch.Tensor]:
+        """(B, 3, H, W) -> the encoder's feature maps, full resolution first, bottleneck last."""
+        feats = [self.stem(image)]
+        for down in self.down:
+            feats.append(down(feats[-1]))
+        return feats
+
+    def decode(self, feats: list[torch.Tensor], times: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """Encoder features of B photos, hours (B, N), z (B, z_dim) -> frames (B, 3, N, H, W)."""
+        B, N = times.shape
+        feats = [f.repeat_interleave(N, dim=0) for f in feats]                      # (B*N, C_i, H_i, W_i)
+        cond = torch.cat([time_features(times).reshape(B * N, 2), z.repeat_interleave(N, dim=0)], dim=1)
+        h = feats[-1]
+        cond_map = cond[:, :, None, None].expand(-1, -1, *h.shape[-2:])            # [t_n, z] tiled over space
+        for block in self.blocks:
+            h = block(h, cond_map)
+        for up, fuse, skip in zip(self.up, self.fuse, reversed(feats[:-1])):
+            h = fuse(torch.cat([up(h), skip], dim=1))
+        out = torch.tanh(self.to_rgb(h))                                            # (B*N, 3, H, W)
+        return out.reshape(B, N, 3, *out.shape[-2:]).transpose(1, 2)
+
+    def forward(self, image: torch.Tensor, times: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(image), times, z)
+
+
+class TimelapseDomainMapper(nn.Module):
+    """G_A: a frame in domain B (clean time-lapse) -> the same frame as a domain-A webcam would show it.
+
+    A residual in logit space, atanh(x) + r, so the output stays in (-1, 1) without clamping away gradients.
+    """
+
+    def __init__(self, cfg: TimelapseConfig):
+        super().__init__()
+        c = cfg.mapper_channels
+        self.net = nn.Sequential(
+            ConvBlock2d(3, c, 3, 1, norm="none", act="lrelu"),
+            *[ConvBlock2d(c, c, 3, 1, norm="none", act="lrelu") for _ in range(cfg.mapper_blocks)],
+            nn.Conv2d(c, 3, 3, 1, 1),
+        )
+        nn.init.zeros_(self.net[-1].weight)  # start as the identity map
+        nn.init.zeros_(self.net[-1].bias)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B, 3, N, H, W) -> (B, 3, N, H, W)."""
+        B, C, N, H, W = frames.shape
+        x = frames.transpose(1, 2).reshape(B * N, C, H, W)
+        out = torch.tanh(torch.atanh(x.clamp(-0.999, 0.999)) + self.net(x))
+        return out.reshape(B, N, C, H, W).transpose(1, 2)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Discriminators
+
+
+def frames_as_images(frames: torch.Tensor) -> torch.Tensor:
+    """(B, C, N, H, W) -> (B*N, C, H, W), for per-frame networks."""
+    B, C, N, H, W = frames.shape
+    return frames.transpose(1, 2).reshape(B * N, C, H, W)
+
+
+class TimelapseSetDiscriminator(nn.Module):
+    """Conditional D on a set {(frame_n, t_n)}: does every frame look like its stamped hour?
+
+    Each pair is encoded by the same CNN (frame features, then the hour tiled and mixed in by a conv), pooled over
+    space to a vector, and the vectors are max-pooled over the N frames, so the score cannot depend on their
+    order (a set, not a sequence) and one frame at the wrong hour is enough to flag the set. An MLP head scores it.
+    """
+
+    def __init__(self, cfg: TimelapseConfig):
+        super().__init__()
+        c = cfg.d_channels
+        layers: list[nn.Module] = []
+        ch_in = 3
+        for i in range(cfg.d_layers):
+            ch = c * 2**i
+            layers += [nn.Conv2d(ch_in, ch, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+            ch_in = ch
+        self.frame_encoder = nn.Sequential(*layers)
+        self.pair_encoder = nn.Sequential(nn.Conv2d(ch_in + 2, ch_in, 3, 1, 1), nn.LeakyReLU(0.2, True),
+                                          nn.Conv2d(ch_in, ch_in, 3, 1, 1), nn.LeakyReLU(0.2, True))
+        self.head = nn.Sequential(nn.Linear(ch_in, ch_in), nn.LeakyReLU(0.2, True), nn.Linear(ch_in, 1))
+
+    def forward(self, frames: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+        """frames (B, 3, N, H, W), hours (B, N) -> set logits (B, 1)."""
+        B, _, N = frames.shape[:3]
+        h = self.frame_encoder(frames_as_images(frames))                            # (B*N, C, h, w)
+        t = time_features(times).reshape(B * N, 2)[:, :, None, None].expand(-1, -1, *h.shape[-2:])
+        pair = self.pair_encoder(torch.cat([h, t], dim=1)).mean(dim=(2, 3))          # (B*N, C)
+        pooled = pair.reshape(B, N, -1).amax(dim=1)                                  # permutation-invariant
+        return self.head(pooled)
+
+
+def build_nets(cfg: TimelapseConfig) -> nn.ModuleDict:
+    """Every network trained by the two-domain scheme."""
+    return nn.ModuleDict({
+        "G_B": TimelapseGenerator(cfg),
+        "G_A": TimelapseDomainMapper(cfg),
+        "D_B": PatchDiscriminator2d(3, cfg.d_channels, cfg.d_layers),
+        "D_A": PatchDiscriminator2d(3, cfg.d_channels, cfg.d_layers),
+        "D_A_set": TimelapseSetDiscriminator(cfg),
+    })
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Objective: the multi-domain semi-supervised scheme
+
+
+def mismatched_times(times: torch.Tensor, min_shift: float) -> torch.Tensor:
+    """Move every stamp by a random amount in [min_shift, 24 - min_shift] hours (mod 24): a wrong hour each."""
+    shift = min_shift + torch.rand_like(times) * (24.0 - 2 * min_shift)
+    return (times + shift) % 24.0
+
+
+class TimelapseObjective:
+    """Losses of the two-domain scheme, as trainer phases in the paper's order: D_A and D_B, then G_A, then G_B.
+
+    A batch holds: `source` (B, 3, H, W) the input photo; `times` (B, N) requested hours; `target` (B, 3, N, H, W)
+    domain-A webcam frames of the same camera at those hours (real sets with true stamps); `clip` (B, 3, N, H, W)
+    domain-B time-lapse frames without stamps.
+    """
+
+    def __init__(self, cfg: TimelapseConfig):
+        self.cfg = cfg
+
+    def phases(self) -> list[Phase]:
+        return [Phase("D", ("D_A", "D_B", "D_A_set"), self.discriminator_loss, discriminator=True),
+                Phase("G_A", ("G_A",), self.mapper_loss),
+                Phase("G_B", ("G_B",), self.generator_loss)]
+
+    ema_nets = ("G_B", "G_A")
+
+    def discriminator_loss(self, nets, batch, state) -> tuple[torch.Tensor, dict[str, float]]:
+        cfg, kind = self.cfg, self.cfg.gan_loss
+        source, times, target, clip = batch["source"], batch["times"], batch["target"], batch["clip"]
+        z = torch.randn(source.shape[0], cfg.z_dim, device=source.device)
+        with torch.no_grad():  # fakes for D, kept for the G_A phase (which does not train G_B)
+            fake_b = nets["G_B"](source, times, z)
+            fake_a = nets["G_A"](fake_b)
+        state.update(z=z, fake_b=fake_b, fake_a=fake_a)
+        loss_b = losses.d_loss(kind, nets["D_B"](frames_as_images(clip))[-1],
+                               nets["D_B"](frames_as_images(fake_b))[-1])
+        loss_a = losses.d_loss(kind, nets["D_A"](frames_as_images(target))[-1],
+                               nets["D_A"](frames_as_images(fake_a))[-1])
+        set_d = nets["D_A_set"]
+        real = losses.d_loss_real(kind, set_d(target, times))
+        generated = losses.d_loss_fake(kind, set_d(fake_a, times))
+        mismatched = losses.d_loss_fake(kind, set_d(target, mismatched_times(times, cfg.mismatch_min_hours)))
+        loss_cond = real + 0.5 * (generated + mismatched)
+        total = cfg.lambda_adv_b * loss_b + cfg.lambda_adv_a * loss_a + cfg.lambda_cond * loss_cond
+        return total, {"adv_b": loss_b, "adv_a": loss_a, "set_real": real, "set_fake": generated,
+                       "set_mismatch": mismatched}
+
+    def _adversarial_a(self, nets, fake_a, times) -> tuple[torch.Tensor, torch.Tensor]:
+        kind = self.cfg.gan_loss
+        return (losses.g_loss(kind, nets["D_A"](frames_as_images(fake_a))[-1]),
+                losses.g_loss(kind, nets["D_A_set"](fake_a, times)))
+
+    def mapper_loss(self, nets, batch, state) -> tuple[torch.Tensor, dict[str, float]]:
+        cfg = self.cfg
+        fake_a = nets["G_A"](state["fake_b"])
+        adv, cond = self._adversarial_a(nets, fake_a, batch["times"])
+        rec = F.l1_loss(fake_a, state["fake_b"])
+        total = cfg.lambda_adv_a * adv + cfg.lambda_cond * cond + cfg.lambda_rec * rec
+        return total, {"adv_a": adv, "cond": cond, "rec": rec}
+
+    def generator_loss(self, nets, batch, state) -> tuple[torch.Tensor, dict[str, float]]:
+        cfg, kind = self.cfg, self.cfg.gan_loss
+        source, times, z = batch["source"], batch["times"], state["z"]
+        fake_b = nets["G_B"](source, times, z)
+        fake_a = nets["G_A"](fake_b)
+        adv_b = losses.g_loss(kind, nets["D_B"](frames_as_images(fake_b))[-1])
+        adv_a, cond = self._adversarial_a(nets, fake_a, times)
+        rec = F.l1_loss(fake_a, fake_b)
+        total = cfg.lambda_adv_b * adv_b + cfg.lambda_adv_a * adv_a + cfg.lambda_cond * cond + cfg.lambda_rec * rec
+        logs = {"adv_b": adv_b, "adv_a": adv_a, "cond": cond, "rec": rec}
+        if cfg.lambda_anchor > 0:
+            pool = lambda x: F.avg_pool2d(frames_as_images(x), cfg.anchor_pool)  # noqa: E731
+            anchor = F.l1_loss(pool(fake_b), pool(batch["target"]))
+            total = total + cfg.lambda_anchor * anchor
+            logs["anchor"] = anchor
+        if cfg.lambda_div > 0:
+            k = max(1, source.shape[0] // 2)  # a second z for half the batch is enough to measure diversity
+            z2 = torch.randn_like(z[:k])
+            div = losses.diversity_loss(fake_b[:k], nets["G_B"](source[:k], times[:k], z2), z[:k], z2)
+            total = total + cfg.lambda_div * div
+            logs["div"] = div
+        return total, logs
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Guided upsampling (post-process)
+
+
+def guided_upsample(low_in: torch.Tensor, low_out: torch.Tensor, full_in: torch.Tensor, radius: int = 2,
+                    eps: float = 1e-3) -> torch.Tensor:
+    """Transfer the generator's colour change from low resolution onto the full-resolution photo.
+
+    At low resolution, fit in every (2r+1)^2 window a local affine colour model out = A in + b (A 3x3, b 3) with
+    the colour guided filter of He et al. (2010): A = (cov(in) + eps I)^-1 cov(in, out). Average A and b over the
+    windows, upsample them bilinearly (they are smooth), and apply them to the full-resolution photo. The output
+    has the photo's detail and the generated colours.
+
+    Args:
+        low_in: (1, 3, h, w) the photo at the generator's resolution, in [-1, 1].
+        low_out: (T, 3, h, w) generated frames, in [-1, 1].
+        full_in: (1, 3, H, W) the photo at full resolution, in [-1, 1].
+    Returns:
+        (T, 3, H, W) in [-1, 1].
+    """
+    T = low_out.shape[0]
+    guide, target = (low_in + 1) / 2, (low_out + 1) / 2                       # [0, 1]
+    h, w = guide.shape[-2:]
+    mean_i = box_filter(guide, radius)                                          # (1, 3, h, w)
+    ii = (guide[:, :, None] * guide[:, None]).reshape(1, 9, h, w)
+    cov_ii = (box_filter(ii, radius).reshape(1, 3, 3, h, w) - mean_i[:, :, None] * mean_i[:, None])
+    cov_ii = cov_ii + eps * torch.eye(3, device=guide.device)[None, :, :, None, None]
+    mean_p = box_filter(target, radius)                                         # (T, 3, h, w)
+    ip = (guide[:, :, None] * target[:, None]).reshape(T, 9, h, w)              # [i, k] = guide_i * target_k
+    cov_ip = box_filter(ip, radius).reshape(T, 3, 3, h, w) - mean_i[:, :, None] * mean_p[:, None]
+    # Solve cov_ii A^T = cov_ip per pixel: (h*w, 3, 3) against right-hand sides for all T frames at once.
+    lhs = cov_ii.permute(3, 4, 0, 1, 2).reshape(h * w, 3, 3)
+    rhs = cov_ip.permute(3, 4, 1, 0, 2).reshape(h * w, 3, T * 3)               # rows i, columns (frame, k)
+    a_t = torch.linalg.solve(lhs, rhs).reshape(h, w, 3, T, 3)                  # [.., i, t, k]
+    a = a_t.permute(3, 4, 2, 0, 1)                                              # (T, k, i, h, w)
+    b = mean_p - (a * mean_i[:, None]).sum(dim=2)                               # (T, 3, h, w)
+    coeffs = box_filter(torch.cat([a.reshape(T, 9, h, w), b], dim=1), radius)  # smooth, then upsample
+    H, W = full_in.shape[-2:]
+    full = (full_in[0] + 1) / 2                                                 # (3, H, W)
+    c = F.interpolate(coeffs, size=(H, W), mode="bilinear", align_corners=False)  # (T, 12, H, W)
+    q = c[:, 9:].clone()                                                        # b, then + sum_i A[k, i] * I_i
+    for i in range(3):
+        q.addcmul_(c[:, i:9:3], full[i])                                        # channels k*3 + i, k = 0..2
+    return q.clamp_(0, 1).mul_(2).sub_(1)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Inference
+
+
+class TimelapsePipeline:
+    """`generate(image, times, seed)`: one photo of any size in, frames at its resolution out. Uses G_B only."""
+
+    def __init__(self, generator: TimelapseGenerator, cfg: TimelapseConfig, device: torch.device,
+                 card: dict[str, Any] | None = None):
+        self.generator, self.cfg, self.device, self.card = generator.eval().to(device), cfg, device, card or {}
+
+    def sample_z(self, seed: int) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(int(seed))
+        return torch.randn(1, self.cfg.z_dim, generator=gen).to(self.device)
+
+    @torch.no_grad()
+    def generate(self, image: np.ndarray, times: Sequence[float], seed: int = 0, guided: bool = True,
+                 work_size: int = 256, chunk: int = 8,
+                 progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """Frames of the photo's place at the given hours.
+
+        Args:
+            image: uint8 RGB (H, W, 3), any size (grayscale and alpha are converted).
+            times: hours in [0, 24), one per output frame.
+            seed: picks z, shared by all frames (same seed, same weather).
+            guided: transfer the low-resolution result onto the full-resolution photo (else bilinear upsampling).
+            work_size: the generator's resolution (longest side); the photo is never upscaled for it.
+            chunk: frames decoded at once (memory).
+            progress: called with (frames done, total).
+        Returns:
+            uint8 (T, H, W, 3) at the input's resolution.
+        """
+        image = as_rgb_uint8(image)
+        hours = [float(t) for t in times]
+        if not hours:
+            raise ValueError("times must hold at least one hour")
+        if any(not (0.0 <= t < 24.0) or math.isnan(t) for t in hours):
+            raise ValueError(f"hours must be in [0, 24); got {hours}")
+        H, W = image.shape[:2]
+        scale = min(1.0, work_size / max(H, W))
+        low_hw = (max(8, round(H * scale)), max(8, round(W * scale)))
+        low = image_to_tensor(resize_image(image, low_hw)).to(self.device)
+        low_padded, (ph, pw) = pad_to_multiple(low, self.generator.multiple)
+        feats = self.generator.encode(low_padded)
+        z = self.sample_z(seed)
+        full = image_to_tensor(image).to(self.device) if guided and scale < 1.0 else None
+        frames = np.empty((len(hours), H, W, 3), dtype=np.uint8)
+        for start in range(0, len(hours), chunk):
+            t = torch.tensor([hours[start:start + chunk]], device=self.device)
+            out = self.generator.decode(feats, t, z)[0].transpose(0, 1)             # (n, 3, h', w')
+            out = out[..., : out.shape[-2] - ph, : out.shape[-1] - pw]
+            if full is not None:
+                out = guided_upsample(low, out, full, self.cfg.guided_radius, self.cfg.guided_eps)
+            elif out.shape[-2:] != (H, W):
+                out = F.interpolate(out, size=(H, W), mode="bilinear", align_corners=False)
+            frames[start:start + len(out)] = (out.clamp(-1, 1).add(1).mul(127.5).round().byte()
+                                              .permute(0, 2, 3, 1).cpu().numpy())
+            if progress is not None:
+                progress(min(start + chunk, len(hours)), len(hours))
+        return frames
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Evaluation: how well do the frames show the hours asked for?
+
+
+def circular_hours(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Distance between hours on the 24 h circle, in [0, 12]."""
+    d = np.abs(np.asarray(a) - np.asarray(b)) % 24.0
+    return np.minimum(d, 24.0 - d)
+
+
+def estimate_hour(frame: np.ndarray, references: np.ndarray, reference_hours: np.ndarray, thumb: int = 16) -> float:
+    """The hour of `frame`, judged independently of any model: the hour of the nearest ground-truth render.
+
+    frame (H, W, 3) and references (K, H, W, 3) are uint8 renders of the same place; both are compared as
+    thumb x thumb colour thumbnails (global colour, sky glow and the side the light comes from, not detail).
+    """
+    def small(x: np.ndarray) -> np.ndarray:
+        return resize_image(x, (thumb, thumb)).astype(np.float32)
+
+    f = small(frame)
+    dists = [np.mean((small(r) - f) ** 2) for r in references]
+    return float(reference_hours[int(np.argmin(dists))])
+
+
+def timestamp_error(generate: Callable[[np.ndarray, list[float], int], np.ndarray], scenes: Sequence[Any],
+                    hours: Sequence[float] = tuple(range(0, 24, 2)), source_hour: float | None = None,
+                    reference_step: float = 0.25, seed: int = 0) -> dict[str, float]:
+    """Mean circular error (hours) between requested hours and the hours estimated from the generated frames.
+
+    Each held-out scene (an object with `render(hour) -> uint8`) is shown to `generate(photo, hours, index)`
+    once, photographed at a random hour; the frames it returns are dated by `estimate_hour` against the scene's
+    own renders.
+    """
+    rng = np.random.default_rng(seed)
+    reference_hours = np.arange(0.0, 24.0, reference_step)
+    errors = []
+    for index, scene in enumerate(scenes):
+        refs = np.stack([scene.render(h) for h in reference_hours])
+        photo = scene.render(float(rng.uniform(0, 24)) if source_hour is None else source_hour)
+        frames = generate(photo, list(hours), index)
+        est = np.array([estimate_hour(f, refs, reference_hours) for f in frames])
+        errors.append(circular_hours(est, np.asarray(hours)))
+    errors_arr = np.concatenate(errors)
+    return {"mean_hours": float(errors_arr.mean()), "median_hours": float(np.median(errors_arr)),
+            "frames": int(errors_arr.size), "scenes": len(scenes)}

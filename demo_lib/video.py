@@ -1,0 +1,203 @@
+"""Video conventions and file I/O: the one place where uint8 frames become tensors and back.
+
+Inside models, images are float tensors (B, C, H, W) and videos (B, C, T, H, W) in [-1, 1]. At the edges (the app,
+files, the public `generate()` functions) frames are uint8 arrays (T, H, W, 3) in RGB. Every conversion between
+the two lives here, as does reading and writing MP4 (PyAV, bundled FFmpeg with libx264) and GIF (Pillow).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+# Refuse absurd inputs before decoding them (a decompression bomb or a 100-megapixel photo would stall the CPU).
+MAX_IMAGE_PIXELS = 40_000_000
+MAX_VIDEO_FRAMES = 2_000
+
+
+class MediaError(ValueError):
+    """A file or array that cannot be used as an image or a video; the message is meant for the user."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# uint8 <-> tensors
+
+
+def image_to_tensor(image: np.ndarray) -> torch.Tensor:
+    """uint8 (H, W, 3) -> float (1, 3, H, W) in [-1, 1]."""
+    # numpy does the layout change and scaling: for small arrays it is several times faster than torch ops on a
+    # permuted view (this runs for every training item).
+    return torch.from_numpy(np.transpose(image, (2, 0, 1)).astype(np.float32) / 127.5 - 1.0)[None]
+
+
+def tensor_to_image(x: torch.Tensor) -> np.ndarray:
+    """float (1, 3, H, W) or (3, H, W) in [-1, 1] -> uint8 (H, W, 3)."""
+    if x.dim() == 4:
+        x = x[0]
+    return x.detach().float().clamp(-1, 1).add(1).mul(127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+
+
+def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """uint8 (T, H, W, 3) -> float (1, 3, T, H, W) in [-1, 1]."""
+    return torch.from_numpy(np.transpose(frames, (3, 0, 1, 2)).astype(np.float32) / 127.5 - 1.0)[None]
+
+
+def tensor_to_frames(x: torch.Tensor) -> np.ndarray:
+    """float (1, 3, T, H, W) or (3, T, H, W) in [-1, 1] -> uint8 (T, H, W, 3)."""
+    if x.dim() == 5:
+        x = x[0]
+    return x.detach().float().clamp(-1, 1).add(1).mul(127.5).round().byte().permute(1, 2, 3, 0).cpu().numpy()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Validation of user input: every path from the outside world goes through one of these.
+
+
+def as_rgb_uint8(image: np.ndarray | Image.Image, min_side: int = 8, what: str = "image") -> np.ndarray:
+    """Coerce a user image to uint8 RGB (H, W, 3), or raise MediaError with a readable reason.
+
+    Grayscale is expanded to 3 channels and alpha is composited on white, since both are common and harmless;
+    tiny, empty, huge or non-numeric inputs are refused.
+    """
+    if isinstance(image, Image.Image):
+        image = np.asarray(image.convert("RGBA") if image.mode in ("RGBA", "LA", "P") else image.convert("RGB"))
+    if not isinstance(image, np.ndarray):
+        raise MediaError(f"The {what} could not be read (got {type(image).__name__}).")
+    if image.size == 0:
+        raise MediaError(f"The {what} is empty.")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
+    if image.ndim == 2:
+        image = np.stack([image] * 3, axis=-1)
+    if image.ndim != 3 or image.shape[2] not in (3, 4):
+        raise MediaError(f"The {what} must be an RGB picture; got an array of shape {tuple(image.shape)}.")
+    if image.dtype != np.uint8:
+        if np.issubdtype(image.dtype, np.floating) and np.isfinite(image).all() and image.max() <= 1.0:
+            image = image * 255.0
+        if not np.issubdtype(image.dtype, np.number) or not np.isfinite(image).all():
+            raise MediaError(f"The {what} has non-numeric or non-finite pixel values.")
+        image = np.clip(image, 0, 255).astype(np.uint8)
+    if image.shape[2] == 4:  # composite alpha over white
+        alpha = image[..., 3:4].astype(np.float32) / 255.0
+        image = (image[..., :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)).round().astype(np.uint8)
+    h, w = image.shape[:2]
+    if min(h, w) < min_side:
+        raise MediaError(f"The {what} is too small ({w}x{h} pixels); it needs at least {min_side} pixels per side.")
+    if h * w > MAX_IMAGE_PIXELS:
+        raise MediaError(
+            f"The {what} is too large ({w}x{h} = {h * w / 1e6:.0f} megapixels); the limit is "
+            f"{MAX_IMAGE_PIXELS / 1e6:.0f} megapixels. Please downscale it first."
+        )
+    return np.ascontiguousarray(image)
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an image file as uint8 RGB (H, W, 3); MediaError if it is not a readable, sane image."""
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(f"No such image file: {path.name}")
+    too_large = (f"The image is too large ({{}}); the limit is {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels. "
+                 f"Please downscale it first.")
+    try:
+        with warnings.catch_warnings():
+            # Pillow's own bomb check warns (or raises) by pixel count; the size check below says it more plainly.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:  # reads the header only
+                w, h = im.size
+                if w * h > MAX_IMAGE_PIXELS:
+                    raise MediaError(too_large.format(f"{w}x{h}"))
+                im.load()
+                return as_rgb_uint8(im)
+    except Image.DecompressionBombError as exc:
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        raise MediaError(too_large.format(f"{int(found.group(1)) / 1e6:.0f} megapixels" if found else "")) from exc
+    except UnidentifiedImageError as exc:
+        raise MediaError(f"{path.name} is not an image this app can read.") from exc
+    except OSError as exc:
+        raise MediaError(f"{path.name} could not be decoded as an image (the file may be corrupt): {exc}") from exc
+
+
+def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize uint8 (H, W, 3) to size = (H, W) with area averaging when shrinking (Pillow, antialiased)."""
+    h, w = size
+    if image.shape[:2] == (h, w):
+        return image
+    return np.asarray(Image.fromarray(image).resize((w, h), Image.BICUBIC if w > image.shape[1] else Image.BOX))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Files
+
+
+def read_video(path: str | Path, max_frames: int = MAX_VIDEO_FRAMES) -> tuple[np.ndarray, float]:
+    """Decode a video file to uint8 (T, H, W, 3) and its frame rate; MediaError on empty or unreadable files.
+
+    Reads at most `max_frames` frames (the rest are dropped, not an error).
+    """
+    import av  # imported here: PyAV is heavy and only needed for files
+
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(f"No such video file: {path.name}")
+    frames: list[np.ndarray] = []
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise MediaError(f"{path.name} has no video stream.")
+            stream = container.streams.video[0]
+            fps = float(stream.average_rate) if stream.average_rate else 25.0
+            for frame in container.decode(stream):
+                if frame.width * frame.height > MAX_IMAGE_PIXELS:
+                    raise MediaError(f"{path.name}: frames of {frame.width}x{frame.height} are too large.")
+                frames.append(frame.to_ndarray(format="rgb24"))
+                if len(frames) >= max_frames:
+                    break
+    except av.error.FFmpegError as exc:  # type: ignore[attr-defined]
+        raise MediaError(f"{path.name} could not be decoded as a video (the file may be corrupt).") from exc
+    if not frames:
+        raise MediaError(f"{path.name} contains no frames.")
+    return np.stack(frames), fps
+
+
+def _check_frames(frames: np.ndarray) -> np.ndarray:
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
+        raise MediaError(f"expected uint8 frames (T, H, W, 3) with T > 0, got {frames.dtype} {frames.shape}")
+    return frames
+
+
+def write_mp4(frames: np.ndarray, path: str | Path, fps: float = 12.0, crf: int = 18) -> Path:
+    """Write uint8 (T, H, W, 3) frames to an H.264 MP4 that browsers play (yuv420p, even sizes)."""
+    import av
+
+    frames = _check_frames(frames)
+    # yuv420p needs even width and height: pad by edge replication rather than crop away a row of the picture.
+    t, h, w, _ = frames.shape
+    if h % 2 or w % 2:
+        frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=round(fps))
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": str(crf), "preset": "veryfast"}
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
+def write_gif(frames: np.ndarray, path: str | Path, fps: float = 12.0) -> Path:
+    """Write uint8 (T, H, W, 3) frames to a looping GIF."""
+    frames = _check_frames(frames)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    images = [Image.fromarray(f) for f in frames]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
+    return path

@@ -1,0 +1,81 @@
+"""Weights on disk: safetensors (never pickle) plus a JSON model card, verified on load.
+
+A shipped model is two files, `weights/<model>/<variant>.safetensors` (the inference generator's state dict, with
+the resolved model config in the safetensors metadata) and `<variant>.json`, the card: model, paper, config,
+training command, steps, data, measured metrics, sha256 of the tensor file, licence, limitations.
+`train/export.py` is the only road from a training run to these files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+WEIGHTS_DIR = REPO_ROOT / "weights"
+CARD_KEYS = ("model", "variant", "paper", "config", "train", "metrics", "sha256", "license", "limitations")
+
+
+class WeightsError(RuntimeError):
+    """Missing, corrupt or mismatched weights; the message says what to do."""
+
+
+def sha256_of(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def clean_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Strip DDP's 'module.' and torch.compile's '_orig_mod.' prefixes; make tensors contiguous CPU copies."""
+    out = {}
+    for key, value in state.items():
+        for prefix in ("module.", "_orig_mod."):
+            key = key.replace(prefix, "")
+        out[key] = value.detach().cpu().contiguous()
+    return out
+
+
+def save_weights(state: dict[str, torch.Tensor], path: str | Path, card: dict[str, Any]) -> Path:
+    """Write `<path>.safetensors` and the card `<path>.json` (sha256 filled in here). Returns the tensor path."""
+    path = Path(path).with_suffix(".safetensors")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(clean_state_dict(state), str(path), metadata={"format": "pt", "config": json.dumps(card["config"])})
+    card = dict(card, sha256=sha256_of(path))
+    missing = [k for k in CARD_KEYS if k not in card]
+    if missing:
+        raise WeightsError(f"model card is missing {missing}")
+    path.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    return path
+
+
+def read_card(path: str | Path) -> dict[str, Any]:
+    card_path = Path(path).with_suffix(".json")
+    if not card_path.is_file():
+        raise WeightsError(f"no model card beside {Path(path).name} (expected {card_path.name})")
+    return json.loads(card_path.read_text())
+
+
+def load_weights(path: str | Path, verify: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Load a state dict and its card; checks the sha256 and that the file's config equals the card's."""
+    path = Path(path).with_suffix(".safetensors")
+    if not path.is_file():
+        raise WeightsError(
+            f"weights not found: {path}. Train and export them with `python -m train.train <model> --preset demo` "
+            f"then `python -m train.export <run_dir>` (see README)."
+        )
+    card = read_card(path)
+    if verify:
+        actual = sha256_of(path)
+        if actual != card.get("sha256"):
+            raise WeightsError(f"{path.name}: sha256 {actual[:12]}... does not match its card "
+                               f"({str(card.get('sha256'))[:12]}...); the file is corrupt or was replaced")
+    state = load_file(str(path))
+    return state, card

@@ -1,0 +1,136 @@
+"""The time-lapse model (Nam et al. 2019) at its tiny preset: shapes, gradients, determinism, invariances."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from demo_lib import registry
+from demo_lib.models import timelapse as tl
+
+
+def make_batch(cfg, B=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    S, N = cfg.image_size, cfg.frames
+    return (torch.rand(B, 3, S, S, generator=g) * 2 - 1, torch.rand(B, N, generator=g) * 24,
+            torch.randn(B, cfg.z_dim, generator=g))
+
+
+def test_generator_and_discriminator_shapes(tiny_timelapse):
+    spec, cfg, _, _ = tiny_timelapse
+    nets = spec.build_nets(cfg)
+    source, times, z = make_batch(cfg)
+    frames = nets["G_B"](source, times, z)
+    assert frames.shape == (2, 3, cfg.frames, cfg.image_size, cfg.image_size)
+    assert frames.abs().max() <= 1
+    assert nets["G_A"](frames).shape == frames.shape
+    assert nets["D_A_set"](frames, times).shape == (2, 1)
+    assert nets["D_B"](tl.frames_as_images(frames))[-1].dim() == 4
+
+
+def test_every_parameter_gets_a_finite_gradient(tiny_timelapse):
+    spec, cfg, _, data = tiny_timelapse
+    nets = spec.build_nets(cfg)
+    batch = torch.utils.data.default_collate([data[0], data[1]])
+    objective = tl.TimelapseObjective(cfg)
+    state: dict = {}
+    for phase in objective.phases():
+        for name, net in nets.items():
+            net.requires_grad_(name in phase.nets)
+            net.zero_grad()
+        loss, logs = phase.loss(dict(nets.items()), batch, state)
+        assert torch.isfinite(loss) and all(torch.isfinite(torch.as_tensor(v)).all() for v in logs.values())
+        loss.backward()
+        for name in phase.nets:
+            for pname, p in nets[name].named_parameters():
+                assert p.grad is not None, f"{name}.{pname} got no gradient in phase {phase.name}"
+                assert torch.isfinite(p.grad).all(), f"{name}.{pname}"
+
+
+def test_generator_is_deterministic_and_z_and_time_matter(tiny_timelapse):
+    spec, cfg, _, _ = tiny_timelapse
+    torch.manual_seed(0)
+    G = spec.build_nets(cfg)["G_B"].eval()
+    source, times, z = make_batch(cfg)
+    with torch.no_grad():
+        a, b = G(source, times, z), G(source, times, z)
+        assert torch.equal(a, b)
+        assert not torch.allclose(a, G(source, times, z + 1))
+        assert not torch.allclose(a, G(source, (times + 6) % 24, z))
+
+
+def test_frames_share_z_but_each_follows_its_own_hour(tiny_timelapse):
+    spec, cfg, _, _ = tiny_timelapse
+    G = spec.build_nets(cfg)["G_B"].eval()
+    source, _, z = make_batch(cfg, B=1)
+    with torch.no_grad():
+        together = G(source, torch.tensor([[3.0, 12.0, 20.0]]), z)
+        alone = G(source, torch.tensor([[12.0]]), z)
+    torch.testing.assert_close(together[:, :, 1], alone[:, :, 0], atol=1e-5, rtol=1e-5)
+
+
+def test_time_features_wrap_around_midnight():
+    f = tl.time_features(torch.tensor([0.0, 23.999, 12.0]))
+    assert torch.allclose(f[0], f[1], atol=1e-3) and torch.allclose(f[2], torch.tensor([-1.0, 0.0]), atol=1e-6)
+
+
+def test_set_discriminator_is_permutation_invariant(tiny_timelapse):
+    spec, cfg, _, _ = tiny_timelapse
+    D = spec.build_nets(cfg)["D_A_set"].eval()
+    g = torch.Generator().manual_seed(1)
+    frames = torch.rand(2, 3, 5, cfg.image_size, cfg.image_size, generator=g) * 2 - 1
+    times = torch.rand(2, 5, generator=g) * 24
+    perm = torch.tensor([3, 0, 4, 2, 1])
+    with torch.no_grad():
+        torch.testing.assert_close(D(frames, times), D(frames[:, :, perm], times[:, perm]))
+        # ... but not blind to which hour goes with which frame.
+        assert not torch.allclose(D(frames, times), D(frames, times[:, perm]))
+
+
+def test_mismatched_times_are_far_from_the_true_ones():
+    times = torch.rand(1000) * 24
+    moved = tl.mismatched_times(times, 4.0)
+    assert (tl.circular_hours(moved.numpy(), times.numpy()) >= 4.0 - 1e-4).all()
+    assert ((moved >= 0) & (moved < 24)).all()
+
+
+def test_guided_upsampling_keeps_the_photos_detail():
+    """A colour change predicted at low resolution, applied at full resolution: fine texture must survive."""
+    g = torch.Generator().manual_seed(0)
+    full = (torch.rand(1, 3, 128, 192, generator=g) * 2 - 1)                   # full of fine detail
+    low = F.interpolate(full, size=(32, 48), mode="area")
+    warm = lambda x: torch.stack([x[:, 0] * 0.8 + 0.15, x[:, 1] * 0.6, x[:, 2] * 0.4 - 0.3], 1)  # noqa: E731
+    truth = warm(full).clamp(-1, 1)
+    guided = tl.guided_upsample(low, warm(low), full, radius=2, eps=1e-4)
+    bilinear = F.interpolate(warm(low), size=full.shape[-2:], mode="bilinear", align_corners=False)
+    err_guided = (guided - truth).abs().mean().item()
+    err_bilinear = (bilinear - truth).abs().mean().item()
+    assert err_guided < 0.02 and err_guided < err_bilinear / 10
+
+
+def test_generate_public_surface():
+    model = registry.random_pipeline("timelapse", "tiny")
+    image = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)  # odd sizes on purpose
+    frames = model.generate(image, times=[0.0, 6.0, 12.0, 18.0], seed=0)
+    assert frames.shape == (4, 37, 53, 3) and frames.dtype == np.uint8
+    assert np.array_equal(frames, model.generate(image, times=[0.0, 6.0, 12.0, 18.0], seed=0))
+    big = np.random.default_rng(1).integers(0, 256, (300, 500, 3), dtype=np.uint8)
+    out = model.generate(big, times=[9.5], seed=3, work_size=64)
+    assert out.shape == (1, 300, 500, 3)
+    gray = np.random.default_rng(2).integers(0, 256, (40, 40), dtype=np.uint8)
+    assert model.generate(gray, times=[1.0]).shape == (1, 40, 40, 3)
+    with pytest.raises(ValueError, match=r"\[0, 24\)"):
+        model.generate(image, times=[24.0])
+    with pytest.raises(ValueError, match="at least one"):
+        model.generate(image, times=[])
+
+
+def test_timestamp_error_of_a_perfect_and_a_blind_model():
+    class Scene:  # brightness encodes the hour unambiguously: a perfect model is dated exactly
+        def render(self, hour):
+            return np.full((16, 16, 3), int(hour * 10), dtype=np.uint8)
+
+    perfect = tl.timestamp_error(lambda im, hours, i: np.stack([Scene().render(h) for h in hours]), [Scene()] * 3)
+    blind = tl.timestamp_error(lambda im, hours, i: np.repeat(im[None], len(hours), 0), [Scene()] * 3)
+    assert perfect["mean_hours"] == 0.0
+    assert blind["mean_hours"] > 3.0

@@ -1,0 +1,87 @@
+"""The only road from a training run to weights/: the EMA generator as safetensors plus a measured model card.
+
+    python -m train.export runs/timelapse-demo                 # -> weights/timelapse/demo.{safetensors,json}
+    python -m train.export runs/timelapse-demo --variant demo --eval-scenes 24
+
+The card records the model config, the exact training command, steps, data, wall time, and metrics measured here
+on held-out data by the model's own evaluation (`ModelSpec.evaluate`), so that a test can check card and file agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import subprocess
+from pathlib import Path
+
+import torch
+
+from demo_lib import registry
+from demo_lib.config import from_dict
+from demo_lib.weights import REPO_ROOT, WEIGHTS_DIR, save_weights
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def read_optional(path: Path, default):
+    if not path.is_file():
+        return default
+    text = path.read_text()
+    return json.loads(text) if path.suffix == ".json" else text.strip()
+
+
+def export(run_dir: str | Path, variant: str = "demo", eval_scenes: int = 24, out_root: Path = WEIGHTS_DIR) -> Path:
+    run_dir = Path(run_dir)
+    state = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
+    spec = registry.get(state["model"])
+    cfg = from_dict(spec.config_cls, state["model_config"])
+    source = state["ema"] if spec.inference_net in state["ema"] else state["nets"]
+    weights = source[spec.inference_net]
+    log_rows = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()] \
+        if (run_dir / "log.jsonl").is_file() else []
+    pipeline = spec.build_pipeline(cfg, weights, torch.device("cpu"), {})
+    metrics = spec.evaluate(pipeline, eval_scenes) if eval_scenes > 0 else {}
+    card = {
+        "model": spec.name,
+        "variant": variant,
+        "paper": {"title": spec.paper, "url": spec.paper_url},
+        "config": state["model_config"],
+        "train": {
+            "command": read_optional(run_dir / "command.txt", "unknown"),
+            "steps": int(state["step"]),
+            "train_config": state["train_config"],
+            "data": read_optional(run_dir / "data.json", {}),
+            "wall_time_s": log_rows[-1]["time_s"] if log_rows else None,
+            "final_losses": {k: round(v, 4) for k, v in (log_rows[-1] if log_rows else {}).items()
+                             if k.endswith("total")},
+            "git_commit": git_commit(),
+            "date": dt.date.today().isoformat(),
+            "weights_from": "EMA" if source is state["ema"] else "raw",
+        },
+        "metrics": metrics,
+        "license": spec.license,
+        "limitations": spec.limitations,
+    }
+    path = save_weights(weights, out_root / spec.name / f"{variant}.safetensors", card)
+    print(json.dumps({"weights": str(path), "metrics": metrics}, indent=2))
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dir")
+    parser.add_argument("--variant", default="demo")
+    parser.add_argument("--eval-scenes", type=int, default=24, help="held-out scenes for the card's metrics")
+    args = parser.parse_args(argv)
+    export(args.run_dir, args.variant, args.eval_scenes)
+
+
+if __name__ == "__main__":
+    main()
