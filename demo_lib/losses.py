@@ -10,47 +10,39 @@ logits may be a tensor or a list of tensors (multi-scale / multi-layer discrimin
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 
 Logits = torch.Tensor | Sequence[torch.Tensor]
-GAN_KINDS = ("lsgan", "hinge", "non_saturating")
+
+# kind -> (D's loss on real logits, D's loss on fake logits, G's loss on fake logits), each elementwise.
+_GAN_TERMS: dict[str, tuple[Callable, Callable, Callable]] = {
+    "lsgan": (lambda x: (x - 1).pow(2), lambda x: x.pow(2), lambda x: (x - 1).pow(2)),
+    "hinge": (lambda x: F.relu(1 - x), lambda x: F.relu(1 + x), lambda x: -x),
+    "non_saturating": (lambda x: F.softplus(-x), lambda x: F.softplus(x), lambda x: F.softplus(-x)),
+}
+GAN_KINDS = tuple(_GAN_TERMS)
 
 
-def _as_list(logits: Logits) -> list[torch.Tensor]:
-    return [logits] if isinstance(logits, torch.Tensor) else list(logits)
+def _mean_term(kind: str, which: int, logits: Logits) -> torch.Tensor:
+    """Mean of one of the three terms over every logit map (multi-scale Ds: the maps' means are averaged)."""
+    if kind not in _GAN_TERMS:
+        raise ValueError(f"unknown GAN loss {kind!r}; choose from {GAN_KINDS}")
+    term = _GAN_TERMS[kind][which]
+    maps = [logits] if isinstance(logits, torch.Tensor) else list(logits)
+    return torch.stack([term(x).mean() for x in maps]).mean()
 
 
 def d_loss_real(kind: str, logits: Logits) -> torch.Tensor:
     """The discriminator's loss on samples it should call real."""
-    parts = []
-    for x in _as_list(logits):
-        if kind == "lsgan":
-            parts.append((x - 1).pow(2).mean())
-        elif kind == "hinge":
-            parts.append(F.relu(1 - x).mean())
-        elif kind == "non_saturating":
-            parts.append(F.softplus(-x).mean())
-        else:
-            raise ValueError(f"unknown GAN loss {kind!r}; choose from {GAN_KINDS}")
-    return torch.stack(parts).mean()
+    return _mean_term(kind, 0, logits)
 
 
 def d_loss_fake(kind: str, logits: Logits) -> torch.Tensor:
     """The discriminator's loss on samples it should call fake."""
-    parts = []
-    for x in _as_list(logits):
-        if kind == "lsgan":
-            parts.append(x.pow(2).mean())
-        elif kind == "hinge":
-            parts.append(F.relu(1 + x).mean())
-        elif kind == "non_saturating":
-            parts.append(F.softplus(x).mean())
-        else:
-            raise ValueError(f"unknown GAN loss {kind!r}; choose from {GAN_KINDS}")
-    return torch.stack(parts).mean()
+    return _mean_term(kind, 1, logits)
 
 
 def d_loss(kind: str, real_logits: Logits, fake_logits: Logits) -> torch.Tensor:
@@ -60,17 +52,7 @@ def d_loss(kind: str, real_logits: Logits, fake_logits: Logits) -> torch.Tensor:
 
 def g_loss(kind: str, fake_logits: Logits) -> torch.Tensor:
     """The generator's adversarial loss on its samples."""
-    parts = []
-    for x in _as_list(fake_logits):
-        if kind == "lsgan":
-            parts.append((x - 1).pow(2).mean())
-        elif kind == "hinge":
-            parts.append(-x.mean())
-        elif kind == "non_saturating":
-            parts.append(F.softplus(-x).mean())
-        else:
-            raise ValueError(f"unknown GAN loss {kind!r}; choose from {GAN_KINDS}")
-    return torch.stack(parts).mean()
+    return _mean_term(kind, 2, fake_logits)
 
 
 def feature_matching(real_feats: Sequence[torch.Tensor], fake_feats: Sequence[torch.Tensor]) -> torch.Tensor:

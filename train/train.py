@@ -56,7 +56,10 @@ def main(argv: list[str] | None = None) -> Path:
     torch.manual_seed(train_cfg.seed)  # identical initial weights on every rank
     nets = spec.build_nets(model_cfg)
     phases, ema_nets = spec.build_objective(model_cfg)
-    dataset = spec.build_dataset(model_cfg, train_cfg)
+    try:
+        dataset = spec.build_dataset(model_cfg, train_cfg)
+    except (ValueError, OSError) as exc:  # a wrong data layout: say what was expected, no traceback
+        parser.error(str(exc))
     trainer = GANTrainer(nets, phases, ema_nets, dataset, train_cfg, run_dir, to_dict(model_cfg), args.model)
     if args.resume:
         trainer.load_checkpoint(args.resume)

@@ -124,11 +124,14 @@ class AmosLikeDataset(torch.utils.data.Dataset):
         rng = _rng(self.seed, i, 1)
         scene = _scene(self.cameras[int(rng.integers(len(self.cameras)))], self.size)
         h0, w0 = float(rng.uniform(0, 24)), Weather.random(rng)
+        # The set comes from another day than the photo: its own weather, drifting a little from frame to frame.
+        # So the photo does not tell the generator the set's weather; only z can (the paper's reason for z).
+        day = Weather.random(rng)
         times = rng.uniform(0, 24, self.frames)
         frames = []
         for t in times:
-            w = Weather(cloud_cover=float(np.clip(w0.cloud_cover + rng.normal(0, 0.08), 0, 1)),
-                        haze=float(np.clip(w0.haze + rng.normal(0, 0.04), 0, 1)), cloud_phase=float(rng.uniform()))
+            w = Weather(cloud_cover=float(np.clip(day.cloud_cover + rng.normal(0, 0.08), 0, 1)),
+                        haze=float(np.clip(day.haze + rng.normal(0, 0.04), 0, 1)), cloud_phase=float(rng.uniform()))
             frame = scene.render(t, w)
             frames.append(webcam_defects(frame, rng) if self.defects else frame)
         return _as_item_tensors(scene.render(h0, w0), h0, times, np.stack(frames))
@@ -377,6 +380,12 @@ def build_training_data(size: int, frames: int, seed: int, data_root: str = "", 
     it can tell generated frames apart by content alone. The defaults keep every scene in the renderer's cache.
     """
     root = Path(data_root) if data_root else None
+    if root is not None and not ((root / "amos").is_dir() or (root / "tlvdb").is_dir()):
+        raise DatasetLayoutError(
+            f"data_root={data_root!r} has neither an 'amos' nor a 'tlvdb' folder. Expected "
+            f"{data_root}/amos/<camera_id>/<YYYYMMDD_HHMMSS>.jpg (timestamped webcam images) and/or "
+            f"{data_root}/tlvdb/ (time-lapse videos *.mp4, or one folder of frames per clip). "
+            f"Leave data_root empty to train on procedural data only.")
     if root is not None and (root / "amos").is_dir():
         domain_a: torch.utils.data.Dataset = AmosFolderDataset(root / "amos", size, frames, seed)
     else:

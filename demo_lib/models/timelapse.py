@@ -22,7 +22,9 @@ Deviations from the paper, all switchable in the config:
     at the requested hours, after 8x average pooling so only the colour layout is matched and detail and weather
     stay with the GAN terms and z. A static webcam archive (AMOS) has these pairs; the paper does not use them.
     It makes short CPU training converge; without it the method is purely adversarial as published.
-  * `lambda_div` (ours; 0 in `paper`): a mode-seeking term (MSGAN) so that z is not ignored in short training runs.
+  * `lambda_div` (ours; 0 in `paper`): a mode-seeking term (MSGAN) so that z is not ignored in short training runs;
+    where it draws a second z, the anchor above takes the better of the two samples ("best of many"), so z can
+    pick the weather instead of every sample being pulled to the average one.
   * Layer sizes are ours (the paper's are not public); the frames are generated jointly (one E(I), one z) and judged
     jointly by the set discriminator, as in the paper.
 """
@@ -287,18 +289,37 @@ class TimelapseObjective:
         rec = F.l1_loss(fake_a, fake_b)
         total = cfg.lambda_adv_b * adv_b + cfg.lambda_adv_a * adv_a + cfg.lambda_cond * cond + cfg.lambda_rec * rec
         logs = {"adv_b": adv_b, "adv_a": adv_a, "cond": cond, "rec": rec}
-        if cfg.lambda_anchor > 0:
-            pool = lambda x: F.avg_pool2d(frames_as_images(x), cfg.anchor_pool)  # noqa: E731
-            anchor = F.l1_loss(pool(fake_b), pool(batch["target"]))
-            total = total + cfg.lambda_anchor * anchor
-            logs["anchor"] = anchor
+        second = None
         if cfg.lambda_div > 0:
             k = max(1, source.shape[0] // 2)  # a second z for half the batch is enough to measure diversity
             z2 = torch.randn_like(z[:k])
-            div = losses.diversity_loss(fake_b[:k], nets["G_B"](source[:k], times[:k], z2), z[:k], z2)
+            second = nets["G_B"](source[:k], times[:k], z2)
+            div = losses.diversity_loss(fake_b[:k], second, z[:k], z2)
             total = total + cfg.lambda_div * div
             logs["div"] = div
+        if cfg.lambda_anchor > 0:
+            anchor = self.anchor_loss(fake_b, second, batch["target"])
+            total = total + cfg.lambda_anchor * anchor
+            logs["anchor"] = anchor
         return total, logs
+
+    def anchor_loss(self, fake_b: torch.Tensor, second: torch.Tensor | None, target: torch.Tensor) -> torch.Tensor:
+        """Pooled L1 to the same camera's frames at the requested hours, best of the two z samples where there
+        are two ("best of many", Bhattacharyya et al. 2018): the set's weather is not in the photo, so penalising
+        every sample would pull all z to the average weather; penalising the closer one lets z choose a weather.
+        """
+        pool = self.cfg.anchor_pool
+
+        def per_sample(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            B = x.shape[0]
+            diff = F.avg_pool2d(frames_as_images(x), pool) - F.avg_pool2d(frames_as_images(y), pool)
+            return diff.abs().reshape(B, -1).mean(dim=1)                            # (B,)
+
+        dist = per_sample(fake_b, target)
+        if second is not None:
+            k = second.shape[0]
+            dist = torch.cat([torch.minimum(dist[:k], per_sample(second, target[:k])), dist[k:]])
+        return dist.mean()
 
 
 # ---------------------------------------------------------------------------------------------------------------
