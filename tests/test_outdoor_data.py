@@ -217,8 +217,10 @@ def test_real_sky_clips_load_when_present():
 
 
 def test_build_training_data_and_eval_helpers(tmp_path):
-    ds = build_training_data(size=32, frames=3, seed=0, data_root=str(tmp_path), num_cameras=8)
+    ds = build_training_data(size=32, frames=3, seed=0, data_root="", num_cameras=8)
     assert isinstance(ds.domain_a, AmosLikeDataset)
+    with pytest.raises(DatasetLayoutError, match="neither an 'amos' nor a 'tlvdb'"):
+        build_training_data(size=32, frames=3, seed=0, data_root=str(tmp_path))  # a folder with neither
     check_item(ds[0], 3, 32, keys=("source", "source_hour", "times", "target", "clip"))
     assert same(ds[4], ds[4])
     scenes = heldout_scenes(2, (24, 32))

@@ -127,10 +127,26 @@ def test_generate_public_surface():
 
 def test_timestamp_error_of_a_perfect_and_a_blind_model():
     class Scene:  # brightness encodes the hour unambiguously: a perfect model is dated exactly
-        def render(self, hour):
+        def render(self, hour, weather=None):
             return np.full((16, 16, 3), int(hour * 10), dtype=np.uint8)
 
-    perfect = tl.timestamp_error(lambda im, hours, i: np.stack([Scene().render(h) for h in hours]), [Scene()] * 3)
-    blind = tl.timestamp_error(lambda im, hours, i: np.repeat(im[None], len(hours), 0), [Scene()] * 3)
-    assert perfect["mean_hours"] == 0.0
-    assert blind["mean_hours"] > 3.0
+    result = tl.timestamp_error({
+        "perfect": lambda im, hours, i: np.stack([Scene().render(h) for h in hours]),
+        "blind": lambda im, hours, i: np.repeat(im[None], len(hours), 0),
+    }, [Scene()] * 3)
+    assert result["perfect"]["mean_hours"] == 0.0
+    # Hours spread evenly over the day: one look for every hour is off by 6 h on average, like a random guess.
+    assert result["blind"]["mean_hours"] == pytest.approx(6.0)
+
+
+def test_hour_estimator_dates_renders_and_is_not_fooled_by_weather():
+    from demo_lib.data.outdoor import OutdoorScene, Weather
+
+    scene = OutdoorScene(1_000_003, (48, 48))
+    grid = np.arange(0, 24, 0.5)
+    weathers = [Weather(cloud_cover=c, haze=0.1) for c in (0.1, 0.9)]
+    estimator = tl.HourEstimator(np.stack([scene.render(h, w) for w in weathers for h in grid]),
+                                 np.tile(grid, len(weathers)))
+    day = [8.0, 11.0, 15.0, 17.5]
+    cloudy = np.stack([scene.render(h, Weather(cloud_cover=0.85, haze=0.1)) for h in day])
+    assert tl.circular_hours(estimator(cloudy), np.array(day)).mean() < 1.0

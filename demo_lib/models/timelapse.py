@@ -13,7 +13,7 @@ Reading guide (top to bottom):
   TimelapseObjective           the two-domain losses and the paper's update order: D_A and D_B, then G_A, then G_B
   guided_upsample              the colour change predicted at low resolution, moved onto the full-resolution photo
   TimelapsePipeline            inference: `generate(image, times, seed)`; never builds discriminators
-  timestamp_error              evaluation: the hour of each generated frame, estimated against ground-truth renders
+  HourEstimator, timestamp_error   evaluation: each frame dated against ground-truth renders of its scene
 
 Tensors: images (B, 3, H, W), frame sets (B, 3, N, H, W), values in [-1, 1]; hours are floats in [0, 24).
 
@@ -385,8 +385,8 @@ class TimelapsePipeline:
 
     @torch.no_grad()
     def generate(self, image: np.ndarray, times: Sequence[float], seed: int = 0, guided: bool = True,
-                 work_size: int = 256, chunk: int = 8,
-                 progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+                 work_size: int = 256, chunk: int = 8, progress: Callable[[int, int], None] | None = None,
+                 z: Sequence[float] | np.ndarray | torch.Tensor | None = None) -> np.ndarray:
         """Frames of the photo's place at the given hours.
 
         Args:
@@ -397,6 +397,7 @@ class TimelapsePipeline:
             work_size: the generator's resolution (longest side); the photo is never upscaled for it.
             chunk: frames decoded at once (memory).
             progress: called with (frames done, total).
+            z: use this latent (z_dim numbers) instead of drawing one from `seed`; zeros give the mean weather.
         Returns:
             uint8 (T, H, W, 3) at the input's resolution.
         """
@@ -412,7 +413,10 @@ class TimelapsePipeline:
         low = image_to_tensor(resize_image(image, low_hw)).to(self.device)
         low_padded, (ph, pw) = pad_to_multiple(low, self.generator.multiple)
         feats = self.generator.encode(low_padded)
-        z = self.sample_z(seed)
+        if z is None:
+            z = self.sample_z(seed)
+        else:
+            z = torch.as_tensor(np.asarray(z, dtype=np.float32)).reshape(1, self.cfg.z_dim).to(self.device)
         full = image_to_tensor(image).to(self.device) if guided and scale < 1.0 else None
         frames = np.empty((len(hours), H, W, 3), dtype=np.uint8)
         for start in range(0, len(hours), chunk):
@@ -440,38 +444,55 @@ def circular_hours(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.minimum(d, 24.0 - d)
 
 
-def estimate_hour(frame: np.ndarray, references: np.ndarray, reference_hours: np.ndarray, thumb: int = 16) -> float:
-    """The hour of `frame`, judged independently of any model: the hour of the nearest ground-truth render.
+class HourEstimator:
+    """Dates a picture of one place independently of any model: the hour of its nearest ground-truth render.
 
-    frame (H, W, 3) and references (K, H, W, 3) are uint8 renders of the same place; both are compared as
-    thumb x thumb colour thumbnails (global colour, sky glow and the side the light comes from, not detail).
+    References are renders of the place at many hours and in several weathers, so that weather is matched too and
+    does not pass for a different hour. Pictures are compared as 8x8 thumbnails of log intensity: global colour,
+    the sky's glow and the side the light comes from, not detail; the log evens out bright days and dark nights.
     """
-    def small(x: np.ndarray) -> np.ndarray:
-        return resize_image(x, (thumb, thumb)).astype(np.float32)
 
-    f = small(frame)
-    dists = [np.mean((small(r) - f) ** 2) for r in references]
-    return float(reference_hours[int(np.argmin(dists))])
+    def __init__(self, references: np.ndarray, reference_hours: np.ndarray, thumb: int = 8):
+        self.thumb, self.hours = thumb, np.asarray(reference_hours, dtype=np.float64)
+        self.features = self._features(references)                                  # (K, thumb*thumb*3)
+
+    def _features(self, images: np.ndarray) -> np.ndarray:
+        small = np.stack([resize_image(im, (self.thumb, self.thumb)) for im in images]).astype(np.float32)
+        return np.log(small / 255.0 + 0.02).reshape(len(images), -1)
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        """uint8 (T, H, W, 3) -> estimated hours (T,)."""
+        f = self._features(frames)
+        dist = ((f[:, None, :] - self.features[None]) ** 2).mean(-1)               # (T, K)
+        return self.hours[dist.argmin(axis=1)]
 
 
-def timestamp_error(generate: Callable[[np.ndarray, list[float], int], np.ndarray], scenes: Sequence[Any],
-                    hours: Sequence[float] = tuple(range(0, 24, 2)), source_hour: float | None = None,
-                    reference_step: float = 0.25, seed: int = 0) -> dict[str, float]:
-    """Mean circular error (hours) between requested hours and the hours estimated from the generated frames.
+Generate = Callable[[np.ndarray, list[float], int], np.ndarray]
 
-    Each held-out scene (an object with `render(hour) -> uint8`) is shown to `generate(photo, hours, index)`
-    once, photographed at a random hour; the frames it returns are dated by `estimate_hour` against the scene's
-    own renders.
+
+def timestamp_error(generators: dict[str, Generate], scenes: Sequence[Any],
+                    hours: Sequence[float] = tuple(range(0, 24, 2)), weathers: Sequence[Any] = (None,),
+                    reference_step: float = 0.25, seed: int = 0) -> dict[str, dict[str, float]]:
+    """Mean circular error (hours) between requested hours and the hours `HourEstimator` reads off the frames.
+
+    Each held-out scene (an object with `render(hour, weather) -> uint8`) is photographed at a random hour and
+    shown to every `generate(photo, hours, scene_index)` in `generators`; the frames each returns are dated
+    against the scene's renders at every `reference_step` hours in each of `weathers` (rendered once per scene).
+    Returns {name: {"mean_hours", "median_hours", "frames", "scenes"}}.
     """
     rng = np.random.default_rng(seed)
-    reference_hours = np.arange(0.0, 24.0, reference_step)
-    errors = []
+    grid = np.arange(0.0, 24.0, reference_step)
+    errors: dict[str, list[np.ndarray]] = {name: [] for name in generators}
     for index, scene in enumerate(scenes):
-        refs = np.stack([scene.render(h) for h in reference_hours])
-        photo = scene.render(float(rng.uniform(0, 24)) if source_hour is None else source_hour)
-        frames = generate(photo, list(hours), index)
-        est = np.array([estimate_hour(f, refs, reference_hours) for f in frames])
-        errors.append(circular_hours(est, np.asarray(hours)))
-    errors_arr = np.concatenate(errors)
-    return {"mean_hours": float(errors_arr.mean()), "median_hours": float(np.median(errors_arr)),
-            "frames": int(errors_arr.size), "scenes": len(scenes)}
+        refs = np.stack([scene.render(h, w) for w in weathers for h in grid])
+        estimator = HourEstimator(refs, np.tile(grid, len(weathers)))
+        photo = scene.render(float(rng.uniform(0, 24)), None)
+        for name, generate in generators.items():
+            frames = generate(photo, list(hours), index)
+            errors[name].append(circular_hours(estimator(frames), np.asarray(hours)))
+    out = {}
+    for name, errs in errors.items():
+        e = np.concatenate(errs)
+        out[name] = {"mean_hours": float(e.mean()), "median_hours": float(np.median(e)), "frames": int(e.size),
+                     "scenes": len(scenes)}
+    return out
