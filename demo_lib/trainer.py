@@ -124,8 +124,7 @@ class GANTrainer:
         if self.world > 1:  # wrapping broadcasts rank 0's initial weights to every rank
             for name in sorted({n for p in phases for n in p.nets}):
                 self.wrapped[name] = nn.parallel.DistributedDataParallel(
-                    self.nets[name], device_ids=[device.index] if device.type == "cuda" else None,
-                    broadcast_buffers=False)
+                    self.nets[name], device_ids=[device.index] if device.type == "cuda" else None)
         self.ema = nn.ModuleDict({n: copy.deepcopy(nets[n]).eval().requires_grad_(False) for n in ema_nets})
         self.optimizers = {
             p.name: torch.optim.Adam([q for n in p.nets for q in self.nets[n].parameters()],

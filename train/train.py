@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None) -> Path:
               f"x{world} -> {run_dir}", flush=True)
     trainer.fit(progress=not args.no_progress)
     trainer.save_checkpoint()
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
     return run_dir
 
 
