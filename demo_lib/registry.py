@@ -66,7 +66,7 @@ def _timelapse_tiny() -> tuple[timelapse.TimelapseConfig, TrainConfig]:
 
 
 def _timelapse_demo() -> tuple[timelapse.TimelapseConfig, TrainConfig]:
-    return timelapse.TimelapseConfig(), TrainConfig(steps=3000, batch_size=8, lr_g=2e-4, lr_d=2e-4,
+    return timelapse.TimelapseConfig(), TrainConfig(steps=5000, batch_size=8, lr_g=2e-4, lr_d=2e-4,
                                                     log_every=25, ckpt_every=250)
 
 

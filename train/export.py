@@ -37,6 +37,18 @@ def read_optional(path: Path, default):
     return json.loads(text) if path.suffix == ".json" else text.strip()
 
 
+def training_seconds(log_rows: list[dict]) -> float | None:
+    """Wall time over every invocation of a run: each resume restarts the log's clock, so add up the segments."""
+    if not log_rows:
+        return None
+    total, last = 0.0, 0.0
+    for row in log_rows:
+        if row["time_s"] < last:  # a new invocation began
+            total += last
+        last = row["time_s"]
+    return round(total + last, 1)
+
+
 def export(run_dir: str | Path, variant: str = "demo", eval_scenes: int = 24, out_root: Path = WEIGHTS_DIR) -> Path:
     run_dir = Path(run_dir)
     state = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
@@ -54,11 +66,12 @@ def export(run_dir: str | Path, variant: str = "demo", eval_scenes: int = 24, ou
         "paper": {"title": spec.paper, "url": spec.paper_url},
         "config": state["model_config"],
         "train": {
-            "command": read_optional(run_dir / "command.txt", "unknown"),
+            # A resumed run has one line per invocation: together they reproduce the weights.
+            "command": " && ".join(read_optional(run_dir / "command.txt", "unknown").splitlines()),
             "steps": int(state["step"]),
             "train_config": state["train_config"],
             "data": read_optional(run_dir / "data.json", {}),
-            "wall_time_s": log_rows[-1]["time_s"] if log_rows else None,
+            "wall_time_s": training_seconds(log_rows),
             "final_losses": {k: round(v, 4) for k, v in (log_rows[-1] if log_rows else {}).items()
                              if k.endswith("total")},
             "git_commit": git_commit(),

@@ -1,15 +1,16 @@
 """Train any registry model: one entry point, torchrun-ready.
 
     python -m train.train timelapse --preset tiny                      # seconds, for a smoke test
-    python -m train.train timelapse --preset demo                      # the shipped weights (CPU: about an hour)
+    python -m train.train timelapse --preset demo                      # the shipped weights (CPU: ~85 min)
     python -m train.train timelapse --preset demo steps=500 batch_size=4 --out runs/try
     python -m train.train timelapse --preset demo --resume runs/timelapse-demo/checkpoint.pt
     python -m train.train timelapse --preset demo --dry-run            # print the resolved configs and stop
     torchrun --nproc_per_node=2 -m train.train timelapse --preset demo  # DDP: gloo on CPU, NCCL on GPUs
 
 Settings after the preset are `key=value` overrides of the model config or the train config (`--key=value` works
-too); an unknown key is an error listing the valid ones. The run folder gets config.json, command.txt, data.json,
-log.jsonl and checkpoint.pt; `python -m train.export <run folder>` turns it into weights/.
+too); an unknown key is an error listing the valid ones. The run folder gets config.json, command.txt (every
+invocation, one per line), data.json, log.jsonl and checkpoint.pt; `python -m train.export <run folder>` turns it
+into weights/.
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ def main(argv: list[str] | None = None) -> Path:
     if rank == 0:
         launcher = f"torchrun --nproc_per_node={world}" if world > 1 else "python"
         command = f"{launcher} -m train.train " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
-        (run_dir / "command.txt").write_text(command + "\n")
+        with open(run_dir / "command.txt", "a") as f:  # one line per invocation: a resumed run keeps its history
+            f.write(command + "\n")
         (run_dir / "data.json").write_text(json.dumps(describe_dataset(dataset), indent=2) + "\n")
         print(f"training {args.model} ({args.preset}) for {train_cfg.steps} steps on {trainer.device} "
               f"x{world} -> {run_dir}", flush=True)
