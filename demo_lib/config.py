@@ -33,7 +33,6 @@ class TrainConfig:
     num_workers: int = 0
     log_every: int = 10
     ckpt_every: int = 500
-    sample_every: int = 0             # 0: no sample images
     out_dir: str = "runs"
     data_root: str = ""               # optional real data folder(s); model-specific meaning, '' = procedural only
 

@@ -77,7 +77,7 @@ class PatchDiscriminator2d(nn.Module):
         super().__init__()
         blocks: list[nn.Module] = [nn.Sequential(nn.Conv2d(in_ch, channels, 4, 2, 1), nn.LeakyReLU(0.2, True))]
         ch = channels
-        for i in range(1, layers):
+        for _ in range(1, layers):
             nxt = min(ch * 2, channels * 8)
             blocks.append(nn.Sequential(nn.Conv2d(ch, nxt, 4, 2, 1, bias=norm == "none"), norm_layer(norm, nxt),
                                         nn.LeakyReLU(0.2, True)))

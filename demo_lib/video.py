@@ -130,6 +130,16 @@ def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize((w, h), Image.BICUBIC if w > image.shape[1] else Image.BOX))
 
 
+def fit_within(image: np.ndarray, max_side: int) -> np.ndarray:
+    """Downscale uint8 (H, W, 3) so that its longest side is at most `max_side` (never upscales; sides >= 8)."""
+    image = as_rgb_uint8(image)
+    h, w = image.shape[:2]
+    scale = max_side / max(h, w)
+    if scale >= 1.0:
+        return image
+    return resize_image(image, (max(8, round(h * scale)), max(8, round(w * scale))))
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Files
 

@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from .. import losses
 from ..layers import ConvBlock2d, PatchDiscriminator2d, ResBlock2d, UpBlock2d, box_filter, pad_to_multiple
 from ..trainer import Phase
-from ..video import as_rgb_uint8, image_to_tensor, resize_image
+from ..video import as_rgb_uint8, fit_within, image_to_tensor, resize_image
 
 
 @dataclasses.dataclass(frozen=True)
@@ -408,16 +408,15 @@ class TimelapsePipeline:
         if any(not (0.0 <= t < 24.0) or math.isnan(t) for t in hours):
             raise ValueError(f"hours must be in [0, 24); got {hours}")
         H, W = image.shape[:2]
-        scale = min(1.0, work_size / max(H, W))
-        low_hw = (max(8, round(H * scale)), max(8, round(W * scale)))
-        low = image_to_tensor(resize_image(image, low_hw)).to(self.device)
+        small = fit_within(image, work_size)
+        low = image_to_tensor(small).to(self.device)
         low_padded, (ph, pw) = pad_to_multiple(low, self.generator.multiple)
         feats = self.generator.encode(low_padded)
         if z is None:
             z = self.sample_z(seed)
         else:
             z = torch.as_tensor(np.asarray(z, dtype=np.float32)).reshape(1, self.cfg.z_dim).to(self.device)
-        full = image_to_tensor(image).to(self.device) if guided and scale < 1.0 else None
+        full = image_to_tensor(image).to(self.device) if guided and small.shape != image.shape else None
         frames = np.empty((len(hours), H, W, 3), dtype=np.uint8)
         for start in range(0, len(hours), chunk):
             t = torch.tensor([hours[start:start + chunk]], device=self.device)

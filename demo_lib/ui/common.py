@@ -21,7 +21,7 @@ import gradio as gr
 import numpy as np
 
 from .. import registry
-from ..video import MediaError, as_rgb_uint8, read_image, resize_image
+from ..video import MediaError, read_image
 from ..weights import WeightsError
 
 log = logging.getLogger(__name__)
@@ -131,16 +131,6 @@ def load_user_image(path: str | Path | None, what: str = "photo") -> np.ndarray:
         return read_image(path)
     except MediaError as exc:
         raise gr.Error(str(exc), print_exception=False) from None
-
-
-def fit_within(image: np.ndarray, max_side: int) -> np.ndarray:
-    """Downscale uint8 (H, W, 3) so that its longest side is at most `max_side` (never upscales)."""
-    image = as_rgb_uint8(image)
-    h, w = image.shape[:2]
-    scale = max_side / max(h, w)
-    if scale >= 1.0:
-        return image
-    return resize_image(image, (max(8, round(h * scale)), max(8, round(w * scale))))
 
 
 # ---------------------------------------------------------------------------------------------------------------

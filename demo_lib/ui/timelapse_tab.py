@@ -21,9 +21,9 @@ import gradio as gr
 import numpy as np
 
 from .. import registry
-from ..video import write_gif, write_mp4
+from ..video import fit_within, write_gif, write_mp4
 from . import common
-from .common import fit_within, hhmm, timing, user_errors
+from .common import hhmm, timing, user_errors
 
 MODEL = "timelapse"
 PREVIEW_SIDE = 512     # the slider's frames: ~50-250 ms on 2 CPU cores
