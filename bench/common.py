@@ -31,6 +31,40 @@ def median_seconds(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1) -> 
     return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "repeats": repeats}
 
 
+def peak_memory_mb(fn: Callable[[], Any], device: str = "cpu") -> float:
+    """Peak memory while `fn` runs, in MiB: CUDA's allocator peak on a GPU; on the CPU the process's resident set
+    above what it held before, sampled every 2 ms (so short spikes may be missed; a lower bound)."""
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        fn()
+        torch.cuda.synchronize()
+        return (torch.cuda.max_memory_allocated() - before) / 2**20
+    import threading
+
+    import psutil
+
+    proc = psutil.Process()
+    before = peak = proc.memory_info().rss
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, proc.memory_info().rss)
+            done.wait(0.002)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        fn()
+    finally:
+        done.set()
+        sampler.join()
+    return (max(peak, proc.memory_info().rss) - before) / 2**20
+
+
 def environment() -> dict[str, Any]:
     return {
         "cpu": platform.processor() or platform.machine(),
@@ -42,9 +76,14 @@ def environment() -> dict[str, Any]:
     }
 
 
-def write_results(name: str, data: dict[str, Any], table: str) -> Path:
-    """bench/results/<name>.json and <name>.md."""
+def write_results(name: str, data: dict[str, Any], rows: list[str]) -> Path:
+    """bench/results/<name>.json and <name>.md (the table rows plus a line on the machine); prints the table."""
+    env = data["environment"]
+    rows = rows + ["", f"Machine: {env['cpu_count']} CPU cores, torch {env['torch']} ({env['torch_threads']} "
+                       f"threads), GPU: {env['gpu'] or 'none'}; {env['date']}."]
+    table = "\n".join(rows)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")
     (RESULTS / f"{name}.md").write_text(table + "\n")
+    print(table)
     return RESULTS / f"{name}.json"

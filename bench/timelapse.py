@@ -84,12 +84,7 @@ def main(argv: list[str] | None = None) -> dict:
     }
     rows += [f"| {label} | {te[key]:.2f} |" for key, label in labels.items()]
     rows += ["", f"Protocol: {te['protocol']}"]
-    env = results["environment"]
-    rows += ["", f"Machine: {env['cpu_count']} CPU cores, torch {env['torch']} ({env['torch_threads']} threads), "
-             f"GPU: {env['gpu'] or 'none'}; {env['date']}."]
-    table = "\n".join(rows)
-    write_results("timelapse", results, table)
-    print(table)
+    write_results("timelapse", results, rows)
     return results
 
 

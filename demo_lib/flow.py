@@ -73,6 +73,15 @@ def warp(image: torch.Tensor, flow: torch.Tensor, padding_mode: str = "border") 
     return F.grid_sample(padded, grid, mode="bilinear", padding_mode=padding_mode, align_corners=True)
 
 
+def compose_flows(flow_ab: torch.Tensor, flow_bc: torch.Tensor) -> torch.Tensor:
+    """Chain two backward flows: from warp(a, flow_ab) ~ b and warp(b, flow_bc) ~ c, the flow with warp(a, .) ~ c.
+
+    A pixel p of c comes from q = p + flow_bc(p) in b, which comes from q + flow_ab(q) in a; so the chained flow is
+    flow_bc + warp(flow_ab, flow_bc). Used for the video discriminator's subsampled frame rates (vid2vid).
+    """
+    return flow_bc + warp(flow_ab, flow_bc)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Synthetic flow for training without video
 

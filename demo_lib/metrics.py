@@ -1,7 +1,8 @@
-"""Evaluation metrics: PSNR, SSIM, warping (flicker) error and Frechet distances.
+"""Evaluation metrics: PSNR, SSIM, warping (flicker) error, Frechet distances and segmentation mIoU.
 
 Images are (B, C, H, W) and videos (B, C, T, H, W), float in [-1, 1] (data_range = 2). PSNR and SSIM return one
 value per sample with reduction="none" (video inbetweening reports the best of N samples) or their batch mean.
+Label maps for the confusion matrix and mIoU are integer arrays of class indices, any shape.
 """
 
 from __future__ import annotations
@@ -199,3 +200,40 @@ def efficientnet_frechet(images_a: Images, images_b: Images, batch: int = 32,
 
     net = get_efficientnet_features(device)
     return frechet_distance_on(images_a, images_b, lambda x: net.pooled(x.to(device)), batch)
+
+
+def confusion_matrix(pred: np.ndarray | torch.Tensor, target: np.ndarray | torch.Tensor, num_classes: int,
+                     ignore_index: int = 255) -> np.ndarray:
+    """(C, C) int64 counts of pixels with target class i (row) predicted as class j (column).
+
+    pred, target: integer arrays of the same shape (any), class indices in [0, num_classes). Pixels whose target is
+    `ignore_index` are skipped; any other value outside [0, num_classes) in either array is an error, so a label
+    map in the wrong id space (e.g. Cityscapes ids instead of train ids) fails loudly instead of scoring low.
+    """
+    p = np.asarray(pred.detach().cpu() if isinstance(pred, torch.Tensor) else pred).astype(np.int64).ravel()
+    t = np.asarray(target.detach().cpu() if isinstance(target, torch.Tensor) else target).astype(np.int64).ravel()
+    if p.shape != t.shape:
+        raise ValueError(f"pred and target differ in size: {np.shape(pred)} vs {np.shape(target)}")
+    keep = t != ignore_index
+    p, t = p[keep], t[keep]
+    for name, values in (("pred", p), ("target", t)):
+        if values.size and (values.min() < 0 or values.max() >= num_classes):
+            raise ValueError(f"{name} holds class indices outside [0, {num_classes}) other than the ignore index "
+                             f"{ignore_index}: min {values.min()}, max {values.max()}")
+    return np.bincount(t * num_classes + p, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def mean_iou(confusion: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean intersection over union from a confusion matrix (rows: target, columns: prediction).
+
+    IoU_c = TP / (TP + FP + FN). A class absent from both prediction and target (TP + FP + FN = 0) has no IoU:
+    NaN in the per-class array and left out of the mean, as in the Cityscapes benchmark. Returns (mIoU, (C,)
+    per-class IoU); mIoU is NaN when no class is present at all.
+    """
+    confusion = np.asarray(confusion, dtype=np.float64)
+    tp = np.diag(confusion)
+    union = confusion.sum(0) + confusion.sum(1) - tp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        iou = np.where(union > 0, tp / union, np.nan)
+    present = ~np.isnan(iou)
+    return (float(iou[present].mean()) if present.any() else float("nan")), iou

@@ -7,19 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from _builder import NotebookBuilder
 
-CELLS: list[tuple[str, str]] = []
-
-
-def md(text: str) -> None:
-    CELLS.append(("md", text.strip("\n")))
-
-
-def code(text: str) -> None:
-    CELLS.append(("code", text.strip("\n")))
-
+NOTEBOOK = NotebookBuilder()
+md, code = NOTEBOOK.md, NOTEBOOK.code
 
 # ---------------------------------------------------------------------------------------------------------------
 # 1. Title and setup
@@ -674,22 +665,6 @@ md(r"""
 """)
 
 
-def build() -> nbformat.NotebookNode:
-    nb = new_notebook()
-    nb.metadata = {
-        "kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"},
-        "language_info": {"name": "python"},
-    }
-    for i, (kind, text) in enumerate(CELLS):
-        cell = new_markdown_cell(text) if kind == "md" else new_code_cell(text)
-        cell["id"] = f"c{i:02d}"  # stable ids: re-running this script gives the same file
-        nb.cells.append(cell)
-    return nb
-
 
 if __name__ == "__main__":
-    out = Path(__file__).with_name("01_timelapse.ipynb")
-    nb = build()
-    nbformat.validate(nb)
-    nbformat.write(nb, out)
-    print(f"wrote {out} ({len(nb.cells)} cells)")
+    NOTEBOOK.write(Path(__file__).with_name("01_timelapse.ipynb"))

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from demo_lib import registry
-from demo_lib.config import from_dict
+from demo_lib.config import TrainConfig, from_dict
 from demo_lib.weights import REPO_ROOT, WEIGHTS_DIR, save_weights
 
 
@@ -56,6 +56,14 @@ def export(run_dir: str | Path, variant: str = "demo", eval_scenes: int = 24, ou
     cfg = from_dict(spec.config_cls, state["model_config"])
     source = state["ema"] if spec.inference_net in state["ema"] else state["nets"]
     weights = source[spec.inference_net]
+    finalized = {}
+    if spec.finalize is not None:  # e.g. vid2vid's style clusters, computed with the trained nets into the weights
+        nets = spec.build_nets(cfg)
+        for name, net in nets.items():
+            net.load_state_dict(state["nets"][name])
+        nets[spec.inference_net].load_state_dict(weights)
+        finalized = spec.finalize(cfg, nets, from_dict(TrainConfig, state["train_config"]))
+        weights = nets[spec.inference_net].state_dict()
     log_rows = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()] \
         if (run_dir / "log.jsonl").is_file() else []
     pipeline = spec.build_pipeline(cfg, weights, torch.device("cpu"), {})
@@ -77,6 +85,7 @@ def export(run_dir: str | Path, variant: str = "demo", eval_scenes: int = 24, ou
             "git_commit": git_commit(),
             "date": dt.date.today().isoformat(),
             "weights_from": "EMA" if source is state["ema"] else "raw",
+            **({"finalize": finalized} if finalized else {}),
         },
         "metrics": metrics,
         "license": spec.license,

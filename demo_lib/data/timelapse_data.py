@@ -28,16 +28,13 @@ import torch
 from PIL import Image
 
 from ..video import MediaError, frames_to_tensor, image_to_tensor, read_image, read_video, resize_image
+from .errors import DatasetLayoutError
 from .outdoor import OutdoorScene, Weather, sample_layout, scene_seeds
 
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".webm")
 IMAGE_EXTS = (".jpg", ".jpeg", ".png")
 # AMOS file names: <YYYYMMDD>_<HHMMSS>[anything].jpg
 _AMOS_NAME = re.compile(r"^(\d{4})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})(?!\d)")
-
-
-class DatasetLayoutError(ValueError):
-    """A data folder that does not have the expected layout; the message says what was expected and what was found."""
 
 
 def _rng(*key: int) -> np.random.Generator:

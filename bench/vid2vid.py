@@ -1,0 +1,91 @@
+"""vid2vid benchmark: speed and memory per frame, and the paper's comparison with a per-frame baseline.
+
+    python -m bench.vid2vid                 # shipped weights (demo and demo_per_frame); bench/results/vid2vid.*
+    python -m bench.vid2vid --device cuda
+
+Speed: seconds per frame of a 12-frame sequence at 128x256 and 256x512 (medians of repeated runs; the generator
+runs at the labels' resolution), with the peak memory of one run. Quality, on the held-out real sequence: the model
+card's evaluation (`ModelSpec.evaluate`: PSNR, SSIM, warp error under the real video's flow, segmentation mIoU)
+for vid2vid and for the per-frame baseline (the same generator without flow, past frames and video D), measured
+in this one run, side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from bench.common import environment, median_seconds, peak_memory_mb, write_results
+from demo_lib import registry
+
+TARGETS = {"frame_256x512_s": 0.5}
+SIZES = ((128, 256), (256, 512))
+FRAMES = 12
+
+
+def example_labels(size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    from demo_lib.data.street import street_examples
+
+    _, labels, instances = street_examples(size, FRAMES)[0]
+    return labels, instances
+
+
+def speed(model, device: str, repeats: int) -> dict[str, dict[str, float]]:
+    out = {}
+    for h, w in SIZES:
+        labels, instances = example_labels((h, w))
+        run = lambda labels=labels, instances=instances: model.generate(labels, instances, seed=0)  # noqa: E731
+        timing = median_seconds(run, repeats=repeats)
+        out[f"{h}x{w}"] = {"s_per_frame": timing["median_s"] / FRAMES, "peak_memory_mb": peak_memory_mb(run, device),
+                           **timing}
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: every one available)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--items", type=int, default=1, help="held-out sequences (procedural ones without real data)")
+    args = parser.parse_args(argv)
+    import torch
+
+    devices = [args.device] if args.device else (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
+    spec = registry.get("vid2vid")
+    results: dict = {"environment": environment(), "targets": TARGETS, "speed": {}, "quality": {}}
+    variants = {"vid2vid": "demo", "per-frame baseline": "demo_per_frame"}
+    for device in devices:
+        model = registry.pipeline_from_file("vid2vid", registry.weights_path("vid2vid", "demo"), device)
+        results["speed"][device] = speed(model, device, args.repeats)
+        print(device, {k: round(v["s_per_frame"], 4) for k, v in results["speed"][device].items()}, flush=True)
+    for name, variant in variants.items():
+        model = registry.pipeline_from_file("vid2vid", registry.weights_path("vid2vid", variant), "cpu")
+        results["quality"][name] = {"steps": model.card["train"]["steps"], **spec.evaluate(model, args.items)}
+        print(name, {k: v for k, v in results["quality"][name].items() if k != "protocol"}, flush=True)
+
+    rows = ["| generator at | device | s / frame (median) | peak memory | target |", "|---|---|---|---|---|"]
+    for device, sp in results["speed"].items():
+        for size, r in sp.items():
+            target = f"<= {TARGETS['frame_256x512_s']} s (CPU)" if size == "256x512" else "-"
+            rows.append(f"| {size} | {device} | {r['s_per_frame']:.3f} s | {r['peak_memory_mb']:.0f} MiB | {target} |")
+    q = results["quality"]
+    keys = [("warp_error", "warp error (flicker; lower is better)"), ("psnr_db", "PSNR (dB)"), ("ssim", "SSIM"),
+            ("miou", "segmentation mIoU"), ("steps", "training steps")]
+    rows += ["", "Held-out sequence, same protocol for both (the paper's central comparison):", "",
+             "| measure | " + " | ".join(q) + " | real video |", "|---|" + "---|" * (len(q) + 1)]
+    for key, label in keys:
+        real = {"warp_error": q["vid2vid"].get("warp_error_real"),
+                "miou": q["vid2vid"].get("miou_real_frames")}.get(key)
+        cells = [f"{q[n][key]:.4g}" if key in q[n] else "n/a" for n in q]
+        rows.append(f"| {label} | " + " | ".join(cells) + f" | {real if real is not None else '-'} |")
+    if "warp_error" in q["vid2vid"]:
+        ratio = q["vid2vid"]["warp_error"] / q["per-frame baseline"]["warp_error"]
+        results["warp_error_ratio_vid2vid_over_baseline"] = ratio
+        rows += ["", f"Warp error of vid2vid / per-frame baseline: {ratio:.2f}x."]
+    rows += ["", f"Protocol: {q['vid2vid']['protocol']}"]
+    write_results("vid2vid", results, rows)
+    return results
+
+
+if __name__ == "__main__":
+    main()
