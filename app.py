@@ -13,7 +13,7 @@ import argparse
 
 import gradio as gr
 
-from demo_lib.ui import timelapse_tab
+from demo_lib.ui import timelapse_tab, vid2vid_tab
 
 MAX_UPLOAD = "25mb"
 
@@ -22,8 +22,9 @@ HEADER = """\
 Research demos of four video-synthesis GANs, re-implemented from their papers and trained by this project
 (small models, CPU-friendly; see each tab's *About this model* for what they can and cannot do):
 
-1. **Time-lapse from a single outdoor image**: Nam et al., CVPR 2019 (tab below).
-2. **vid2vid**, semantic maps to street video: Wang et al., NeurIPS 2018 (coming in a later release).
+1. **Time-lapse from a single outdoor image**: Nam et al., CVPR 2019 (first tab).
+2. **vid2vid**, semantic label maps to street video: Wang et al., NeurIPS 2018 (second tab; paint the labels, then
+   re-synthesize the whole street video).
 3. **Single-frame unsupervised video-to-video translation**: MUNIT plus a temporal loss (coming later).
 4. **Video inbetweening with direct 3D convolutions**: Li, Roblek and Tagliasacchi, 2019 (coming later).
 
@@ -34,6 +35,8 @@ with gr.Blocks(title="Video Synthesis Lab", analytics_enabled=False) as demo:
     gr.Markdown(HEADER)
     with gr.Tab("Time-lapse from one photo", id="timelapse"):
         timelapse_tab.build(demo)
+    with gr.Tab("vid2vid: labels to street video", id="vid2vid"):
+        vid2vid_tab.build(demo)
 
 # One job at a time per event group: the machine may have 2 CPU cores. The slider's frames and the day-cycle
 # renders are separate groups (see the tab), so a long render does not freeze the slider.

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -205,20 +206,13 @@ def _vid2vid_finalize(cfg: vid2vid.Vid2VidConfig, nets: nn.ModuleDict, train: Tr
                                "data": where}}
 
 
-def _vid2vid_evaluate(pipeline: vid2vid.Vid2VidPipeline, num_items: int) -> dict[str, Any]:
-    """The paper's measures on held-out video: PSNR/SSIM to the real frames, flicker, segmentation mIoU.
-
-    Flicker is the warp error of the generated frames under the *real* video's DIS flows, over pixels that flow
-    does not occlude; the real video's own warp error is the floor. mIoU: the shipped street segmenter's labels of
-    the generated frames against the input labels (19 Cityscapes classes), next to its score on the real frames.
-    """
-    from .data.cityscapes import TRAIN_IDS, default_cityscapes_root
+def _street_scores(pipeline: vid2vid.Vid2VidPipeline, sequences: list, segmenter: Any) -> dict[str, float]:
+    """PSNR, SSIM, warp error (and mIoU with a segmenter) of one model's output on label sequences with frames."""
+    from .data.cityscapes import TRAIN_IDS
     from .flow import dis_flow_video, flow_to_tensor, occlusion_mask
     from .metrics import confusion_matrix, mean_iou, psnr, ssim, warp_error
     from .video import frames_to_tensor
 
-    sequences, where = _street_sequences(pipeline.cfg, default_cityscapes_root(), held_out=True, count=num_items)
-    segmenter = load("street_segmenter", device="cpu") if weights_path("street_segmenter").is_file() else None
     sums: dict[str, list[float]] = {"psnr_db": [], "ssim": [], "warp_error": [], "warp_error_real": []}
     confusion = {"fake": 0, "real": 0}
     for seq in sequences:
@@ -235,15 +229,39 @@ def _vid2vid_evaluate(pipeline: vid2vid.Vid2VidPipeline, num_items: int) -> dict
             for key, frames in (("fake", fake), ("real", seq.frames)):
                 confusion[key] = confusion[key] + confusion_matrix(TRAIN_IDS[segmenter.segment(frames)],
                                                                    TRAIN_IDS[seq.labels], 19)
-    out: dict[str, Any] = {k: round(float(np.mean(v)), 4) for k, v in sums.items()}
+    out = {k: round(float(np.mean(v)), 4) for k, v in sums.items()}
     if segmenter is not None:
         out["miou"], out["miou_real_frames"] = (round(mean_iou(confusion[k])[0], 4) for k in ("fake", "real"))
+    return out
+
+
+def _vid2vid_evaluate(pipeline: vid2vid.Vid2VidPipeline, num_items: int) -> dict[str, Any]:
+    """The paper's measures on held-out video: PSNR/SSIM to the real frames, flicker, segmentation mIoU, next to
+    the per-frame baseline (the shipped `demo_per_frame` weights) measured in the same run.
+
+    Flicker is the warp error of the generated frames under the *real* video's DIS flows, over pixels that flow
+    does not occlude; the real video's own warp error is the floor. mIoU: the shipped street segmenter's labels of
+    the generated frames against the input labels (19 Cityscapes classes), next to its score on the real frames.
+    """
+    from .data.cityscapes import default_cityscapes_root
+
+    sequences, where = _street_sequences(pipeline.cfg, default_cityscapes_root(), held_out=True, count=num_items)
+    segmenter = load("street_segmenter", device="cpu") if weights_path("street_segmenter").is_file() else None
+    out: dict[str, Any] = _street_scores(pipeline, sequences, segmenter)
+    baseline_path = weights_path("vid2vid", "demo_per_frame")
+    if pipeline.cfg.use_flow and baseline_path.is_file():
+        baseline = pipeline_from_file("vid2vid", baseline_path, "cpu")
+        out["per_frame_baseline"] = {"steps": baseline.card["train"]["steps"],
+                                     **_street_scores(baseline, sequences, segmenter)}
+        out["warp_error_ratio_to_baseline"] = round(out["warp_error"] / out["per_frame_baseline"]["warp_error"], 4)
     out["protocol"] = (
         f"{where} at {pipeline.cfg.height}x{pipeline.cfg.width}, generated from labels and instances with seed 0. "
         f"psnr_db/ssim against the real frames; warp_error: mean |warp(x_(t-1), f_t) - x_t| (in [-1, 1] units) "
         f"with the real video's DIS flows f_t over non-occluded pixels, warp_error_real the same for the real "
         f"video; miou: the street segmenter on generated frames vs the input labels (19 classes), miou_real_frames "
-        f"on the real frames" + ("" if segmenter is not None else " (no segmenter weights: not measured)") + ".")
+        f"on the real frames" + ("" if segmenter is not None else " (no segmenter weights: not measured)") +
+        ("; per_frame_baseline: the shipped demo_per_frame weights (no flow, no past frames, no video D) on the "
+         "same frames" if "per_frame_baseline" in out else "") + ".")
     return out
 
 

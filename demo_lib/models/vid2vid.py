@@ -577,8 +577,9 @@ def style_maps(generator: Vid2VidGenerator, labels: torch.Tensor, choice: dict[i
     cfg = generator.cfg
     table = torch.zeros(cfg.num_labels, cfg.style_channels, device=labels.device)
     for c, k in choice.items():
-        if int(generator.style_counts[c]) > 0:
-            table[c] = generator.style_centers[c, int(k) % int(generator.style_counts[c])]
+        n = min(int(generator.style_counts[c]), generator.style_centers.shape[1])   # centres stored for class c
+        if n > 0:
+            table[c] = generator.style_centers[c, int(k) % n]
     return table[labels].movedim(-1, 2)
 
 
