@@ -142,7 +142,7 @@ def _vid2vid_tiny() -> tuple[vid2vid.Vid2VidConfig, TrainConfig]:
 
 def _vid2vid_demo() -> tuple[vid2vid.Vid2VidConfig, TrainConfig]:
     # 5 frames: the video D at frame steps 1 and 2 sees 3 windows and 1 window of 3 frames.
-    return vid2vid.Vid2VidConfig(frames=5), TrainConfig(steps=1500, batch_size=1, log_every=10, ckpt_every=100)
+    return vid2vid.Vid2VidConfig(frames=5), TrainConfig(steps=800, batch_size=1, log_every=10, ckpt_every=100)
 
 
 def _vid2vid_demo_per_frame() -> tuple[vid2vid.Vid2VidConfig, TrainConfig]:

@@ -129,7 +129,8 @@ item = data[0]
 print({k: (tuple(v.shape), str(v.dtype)) for k, v in item.items()})
 labels0, instances0 = item["labels"].numpy(), item["instances"].numpy()
 frames0 = tensor_to_frames(item["frames"])
-edges0 = cityscapes.instance_edges(np.where(instances0 > 0, 100 + instances0, labels0))
+regions0 = v2v.region_ids(item["labels"], item["instances"], cfg.num_labels)   # class id, or 35 + instance id
+edges0 = v2v.region_edges(regions0).bool().numpy()
 show_row([frames0[0], cityscapes.colorize(labels0[0]), edges0[0].astype(np.uint8) * 255],
          ["frame 0", "labels (Cityscapes palette)", "region edges"])
 present = np.unique(labels0)

@@ -21,7 +21,6 @@ from demo_lib.data.cityscapes import (
     StreetClipDataset,
     StreetSequence,
     colorize,
-    instance_edges,
     labels_from_colors,
     load_sequences,
 )
@@ -67,7 +66,9 @@ def test_labels_from_colors_nearest_and_far_colour():
     assert isinstance(err.value, MediaError)
 
 
-def test_instance_edges_by_hand():
+def test_region_edges_by_hand():
+    from demo_lib.models.vid2vid import region_edges
+
     inst = np.zeros((5, 5), np.int32)
     inst[1:3, 1:3] = 4
     expected = np.array([[0, 1, 1, 0, 0],
@@ -75,8 +76,8 @@ def test_instance_edges_by_hand():
                          [1, 1, 1, 1, 0],
                          [0, 1, 1, 0, 0],
                          [0, 0, 0, 0, 0]], bool)
-    np.testing.assert_array_equal(instance_edges(inst), expected)
-    stacked = instance_edges(np.stack([inst, np.zeros_like(inst)]))          # (..., H, W) batches work too
+    np.testing.assert_array_equal(region_edges(torch.from_numpy(inst)).bool().numpy(), expected)
+    stacked = region_edges(torch.from_numpy(np.stack([inst, np.zeros_like(inst)]))).bool().numpy()   # batches too
     np.testing.assert_array_equal(stacked, [expected, np.zeros_like(expected)])
 
 

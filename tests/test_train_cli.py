@@ -27,6 +27,10 @@ def test_tiny_training_then_export(tmp_path):
     card = json.loads(path.with_suffix(".json").read_text())
     assert card["train"]["steps"] == 2 and card["metrics"]["timestamp_error_hours"] >= 0
     from demo_lib import registry
+    from demo_lib.weights import load_weights
+
+    state, _ = load_weights(path)
+    assert card["train"]["dtype"] == "float16" and {v.dtype for v in state.values()} == {__import__("torch").float16}
 
     model = registry.pipeline_from_file("timelapse", path, "cpu")
     assert model.generate(__import__("numpy").zeros((16, 16, 3), "uint8"), [3.0]).shape == (1, 16, 16, 3)

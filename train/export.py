@@ -49,7 +49,8 @@ def training_seconds(log_rows: list[dict]) -> float | None:
     return round(total + last, 1)
 
 
-def export(run_dir: str | Path, variant: str = "demo", eval_scenes: int = 24, out_root: Path = WEIGHTS_DIR) -> Path:
+def export(run_dir: str | Path, variant: str = "demo", eval_scenes: int = 24, out_root: Path = WEIGHTS_DIR,
+           dtype: str = "float16") -> Path:
     run_dir = Path(run_dir)
     state = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
     spec = registry.get(state["model"])
@@ -64,6 +65,8 @@ def export(run_dir: str | Path, variant: str = "demo", eval_scenes: int = 24, ou
         nets[spec.inference_net].load_state_dict(weights)
         finalized = spec.finalize(cfg, nets, from_dict(TrainConfig, state["train_config"]))
         weights = nets[spec.inference_net].state_dict()
+    if dtype == "float16":  # half the file; the card's metrics below are measured with these rounded weights
+        weights = {k: v.half() if v.is_floating_point() else v for k, v in weights.items()}
     log_rows = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()] \
         if (run_dir / "log.jsonl").is_file() else []
     pipeline = spec.build_pipeline(cfg, weights, torch.device("cpu"), {})
@@ -85,6 +88,7 @@ def export(run_dir: str | Path, variant: str = "demo", eval_scenes: int = 24, ou
             "git_commit": git_commit(),
             "date": dt.date.today().isoformat(),
             "weights_from": "EMA" if source is state["ema"] else "raw",
+            "dtype": dtype,
             **({"finalize": finalized} if finalized else {}),
         },
         "metrics": metrics,
@@ -101,8 +105,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("run_dir")
     parser.add_argument("--variant", default="demo")
     parser.add_argument("--eval-scenes", type=int, default=24, help="held-out scenes for the card's metrics")
+    parser.add_argument("--dtype", choices=("float16", "float32"), default="float16",
+                        help="storage type of the weights (inference always runs in float32 on the CPU)")
     args = parser.parse_args(argv)
-    export(args.run_dir, args.variant, args.eval_scenes)
+    export(args.run_dir, args.variant, args.eval_scenes, dtype=args.dtype)
 
 
 if __name__ == "__main__":

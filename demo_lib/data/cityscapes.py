@@ -7,7 +7,7 @@ from instance maps (as pix2pixHD does), and learns from the matching RGB frames.
   here as data): `CLASSES`, `PALETTE`, `TRAIN_IDS`, `EVAL_IDS`, `FOREGROUND_IDS`. The license plate, id -1 in
   Cityscapes, becomes id 34 so that every id fits 0..34.
 - Conversions: `colorize` (ids -> palette colours), `labels_from_colors` (painted colour maps -> ids, what the app
-  gets when a user paints), `instance_edges` (pix2pixHD's boundary map).
+  gets when a user paints), `labels_from_video_colors` (the same, tolerant of video compression).
 - The loader of vid2vid's layout, `load_sequences`, and `StreetClipDataset`, which cuts training clips with DIS
   optical flow out of the sequences. `street.py` makes procedural sequences with the same ids and item schema.
 
@@ -180,17 +180,55 @@ def labels_from_colors(rgb: np.ndarray, max_distance: float = 40.0) -> np.ndarra
     return labels
 
 
-def instance_edges(instances: np.ndarray) -> np.ndarray:
-    """pix2pixHD's boundary map: bool (..., H, W), True where a 4-neighbour has a different instance id."""
-    inst = np.asarray(instances)
-    edges = np.zeros(inst.shape, bool)
-    dx = inst[..., :, 1:] != inst[..., :, :-1]   # (..., H, W-1): pixels x and x+1 differ
-    dy = inst[..., 1:, :] != inst[..., :-1, :]   # (..., H-1, W)
-    edges[..., :, 1:] |= dx
-    edges[..., :, :-1] |= dx
-    edges[..., 1:, :] |= dy
-    edges[..., :-1, :] |= dy
-    return edges
+# ---------------------------------------------------------------------------------------------------------------
+# Colour-coded label videos, after lossy compression
+
+COLOR_TOLERANCE = 40.0             # RGB distance within which an off-palette colour counts as a palette colour
+CLEAN_DISTANCE = 30.0              # near a class border, colours farther than this from the palette are blends
+EXACT_FRACTION = 0.0005            # a class outside the 19 scored ones counts as painted from this share of pixels
+STRAY_FRACTION = 0.002             # off-palette pixels away from class borders tolerated (as nearest class)
+BORDER_RADIUS = 1                  # pixels from a class border where compression blur is expected
+
+
+def labels_from_video_colors(rgb: np.ndarray) -> np.ndarray:
+    """Colour-coded label frames uint8 (T, H, W, 3) -> ids uint8 (T, H, W), tolerant of video compression.
+
+    Lossy video shifts colours a little everywhere (car blue (0, 0, 142) can come back closer to trailer
+    (0, 0, 110)) and blends them along class borders (chroma subsampling). So:
+    - exact palette colours map to their class (`cityscapes.labels_from_colors`);
+    - other colours map to the nearest palette colour among the 19 scored classes and the classes whose exact
+      colour the video shows in at least EXACT_FRACTION of its pixels (a rare class such as trailer only when it
+      was really painted);
+    - near class borders (BORDER_RADIUS), pixels whose colour is more than CLEAN_DISTANCE from their class's colour
+      are blends: they take the class of the nearest clean pixel;
+    - colours farther than COLOR_TOLERANCE from every palette colour away from borders (a region painted in an
+      unknown colour) are tolerated up to STRAY_FRACTION of the pixels, and beyond raise LabelColorError naming them.
+    """
+    nearest = labels_from_colors(rgb, max_distance=float("inf"))
+    distance = np.linalg.norm(rgb.astype(np.float32) - PALETTE[nearest].astype(np.float32), axis=-1)
+    kernel = np.ones((2 * BORDER_RADIUS + 1,) * 2, np.uint8)
+    border = np.stack([cv2.dilate(f, kernel) != cv2.erode(f, kernel) for f in nearest])
+    stray = (distance > COLOR_TOLERANCE) & ~border
+    if stray.sum() > STRAY_FRACTION * stray.size:
+        labels_from_colors(rgb[stray][None], COLOR_TOLERANCE)   # raises, naming the unknown colours
+    exact = distance == 0
+    shown = np.bincount(nearest[exact], minlength=NUM_LABELS) >= EXACT_FRACTION * nearest.size
+    candidates = np.array(sorted(set(EVAL_IDS) | set(np.flatnonzero(shown).tolist())))
+    labels = nearest.copy()
+    colours, inverse = np.unique(rgb[~exact].reshape(-1, 3), axis=0, return_inverse=True)
+    to_candidates = np.linalg.norm(colours[:, None].astype(np.float32) - PALETTE[candidates][None], axis=-1)
+    labels[~exact] = candidates[to_candidates.argmin(1)][inverse.reshape(-1)]
+    distance = np.linalg.norm(rgb.astype(np.float32) - PALETTE[labels].astype(np.float32), axis=-1)
+    blurred = border & (distance > CLEAN_DISTANCE)
+    for t in range(len(labels)):
+        clean = ~blurred[t]
+        if blurred[t].any() and clean.any():
+            # Index (1-based, raster order) of the nearest clean pixel, for every pixel.
+            _, index = cv2.distanceTransformWithLabels(blurred[t].astype(np.uint8), cv2.DIST_L2, 3,
+                                                       labelType=cv2.DIST_LABEL_PIXEL)
+            lookup = np.concatenate([[0], labels[t][clean]]).astype(np.uint8)
+            labels[t][blurred[t]] = lookup[index[blurred[t]]]
+    return labels
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -74,7 +74,7 @@ class Vid2VidConfig:
     past_frames: int = 2            # L; 0 with use_flow=False is the per-frame baseline (pix2pixHD frame by frame)
     use_flow: bool = True           # flow head, mask and warping (eq. 4); False: x_t = h_t
     foreground: bool = True         # separate branch for the foreground classes (eq. 5)
-    g_channels: int = 32            # global generator width at its full resolution, doubled per downsampling
+    g_channels: int = 24            # global generator width at its full resolution, doubled per downsampling
     g_downsamples: int = 3
     g_res_blocks: int = 6           # the label encoder gets blocks - blocks // 2, each head blocks // 2
     local_enhancers: int = 1        # coarse-to-fine: extra scales, each at twice the resolution (0: global only)

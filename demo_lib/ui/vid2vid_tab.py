@@ -39,11 +39,6 @@ EXAMPLE_FRAMES = 24
 MAX_FRAME_PIXELS = 2560 * 1440     # per uploaded frame: 49 decoded 1440p frames are ~550 MB already
 MAX_FPS = 60.0
 MAX_SEED = 2**31 - 1
-COLOR_TOLERANCE = 40.0             # RGB distance within which an off-palette colour counts as a palette colour
-CLEAN_DISTANCE = 30.0              # near a class border, colours farther than this from the palette are blends
-EXACT_FRACTION = 0.0005            # a class outside the 19 scored ones counts as painted from this share of pixels
-STRAY_FRACTION = 0.002             # off-palette pixels away from class borders tolerated (as nearest class)
-BORDER_RADIUS = 1                  # pixels from a class border where compression blur is expected
 # The brush colours: the 19 classes Cityscapes scores, then a few more that street label maps use.
 PAINT_IDS: tuple[int, ...] = cs.EVAL_IDS + (9, 6, 5, 0)     # + parking, ground, dynamic, unlabeled
 
@@ -244,47 +239,6 @@ def _resize_nearest(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.stack([cv2.resize(f, size[::-1], interpolation=cv2.INTER_NEAREST) for f in frames])
 
 
-def labels_from_video_colors(rgb: np.ndarray) -> np.ndarray:
-    """Colour-coded label frames uint8 (T, H, W, 3) -> ids uint8 (T, H, W), tolerant of video compression.
-
-    Lossy video shifts colours a little everywhere (car blue (0, 0, 142) can come back closer to trailer
-    (0, 0, 110)) and blends them along class borders (chroma subsampling). So:
-    - exact palette colours map to their class (`cityscapes.labels_from_colors`);
-    - other colours map to the nearest palette colour among the 19 scored classes and the classes whose exact
-      colour the video shows in at least EXACT_FRACTION of its pixels (a rare class such as trailer only when it
-      was really painted);
-    - near class borders (BORDER_RADIUS), pixels whose colour is more than CLEAN_DISTANCE from their class's colour
-      are blends: they take the class of the nearest clean pixel;
-    - colours farther than COLOR_TOLERANCE from every palette colour away from borders (a region painted in an
-      unknown colour) are tolerated up to STRAY_FRACTION of the pixels, and beyond raise LabelColorError naming them.
-    """
-    nearest = cs.labels_from_colors(rgb, max_distance=float("inf"))
-    distance = np.linalg.norm(rgb.astype(np.float32) - cs.PALETTE[nearest].astype(np.float32), axis=-1)
-    kernel = np.ones((2 * BORDER_RADIUS + 1,) * 2, np.uint8)
-    border = np.stack([cv2.dilate(f, kernel) != cv2.erode(f, kernel) for f in nearest])
-    stray = (distance > COLOR_TOLERANCE) & ~border
-    if stray.sum() > STRAY_FRACTION * stray.size:
-        cs.labels_from_colors(rgb[stray][None], COLOR_TOLERANCE)   # raises, naming the unknown colours
-    exact = distance == 0
-    shown = np.bincount(nearest[exact], minlength=cs.NUM_LABELS) >= EXACT_FRACTION * nearest.size
-    candidates = np.array(sorted(set(cs.EVAL_IDS) | set(np.flatnonzero(shown).tolist())))
-    labels = nearest.copy()
-    colours, inverse = np.unique(rgb[~exact].reshape(-1, 3), axis=0, return_inverse=True)
-    to_candidates = np.linalg.norm(colours[:, None].astype(np.float32) - cs.PALETTE[candidates][None], axis=-1)
-    labels[~exact] = candidates[to_candidates.argmin(1)][inverse.reshape(-1)]
-    distance = np.linalg.norm(rgb.astype(np.float32) - cs.PALETTE[labels].astype(np.float32), axis=-1)
-    blurred = border & (distance > CLEAN_DISTANCE)
-    for t in range(len(labels)):
-        clean = ~blurred[t]
-        if blurred[t].any() and clean.any():
-            # Index (1-based, raster order) of the nearest clean pixel, for every pixel.
-            _, index = cv2.distanceTransformWithLabels(blurred[t].astype(np.uint8), cv2.DIST_L2, 3,
-                                                       labelType=cv2.DIST_LABEL_PIXEL)
-            lookup = np.concatenate([[0], labels[t][clean]]).astype(np.uint8)
-            labels[t][blurred[t]] = lookup[index[blurred[t]]]
-    return labels
-
-
 @user_errors
 def read_label_video(path: str | None) -> StreetVideo:
     """An uploaded colour-coded label video (Cityscapes palette) -> the video state (no instance maps)."""
@@ -293,7 +247,7 @@ def read_label_video(path: str | None) -> StreetVideo:
     h, w = work_size()
     small = _resize_nearest(center_crop(frames, w / h), (h, w))
     try:
-        labels = labels_from_video_colors(small)
+        labels = cs.labels_from_video_colors(small)
     except cs.LabelColorError as exc:
         raise gr.Error(f"{path.name} is not a Cityscapes label video: {exc} Upload a real street video in the "
                        f"other box instead to have it labelled by the segmenter.", print_exception=False) from None
@@ -390,7 +344,7 @@ def painted_pixels(painting: dict | None, size: tuple[int, int]) -> tuple[np.nda
 
     Strokes are read from the layers (alpha >= 128: the brush's colour, not the anti-aliased fringe blended with
     the picture underneath); without layers, from where the composite differs from the background. Painted
-    colours must be palette colours (within COLOR_TOLERANCE), else LabelColorError names them.
+    colours must be palette colours (within cs.COLOR_TOLERANCE), else LabelColorError names them.
     """
     if not isinstance(painting, dict) or painting.get("background") is None and painting.get("composite") is None:
         raise gr.Error("Nothing to apply: load a label video first, then paint on its key frame.",
@@ -424,7 +378,7 @@ def painted_pixels(painting: dict | None, size: tuple[int, int]) -> tuple[np.nda
     ids = np.zeros((h, w), np.uint8)
     if mask.any():
         try:
-            ids[mask] = cs.labels_from_colors(colors[mask][None], COLOR_TOLERANCE)[0]
+            ids[mask] = cs.labels_from_colors(colors[mask][None], cs.COLOR_TOLERANCE)[0]
         except cs.LabelColorError as exc:
             raise gr.Error(f"The painting uses colours that are not Cityscapes classes: {exc}",
                            print_exception=False) from None
