@@ -7,6 +7,7 @@ the two lives here, as does reading and writing MP4 (PyAV, bundled FFmpeg with l
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import warnings
 from pathlib import Path
@@ -138,6 +139,16 @@ def fit_within(image: np.ndarray, max_side: int) -> np.ndarray:
     if scale >= 1.0:
         return image
     return resize_image(image, (max(8, round(h * scale)), max(8, round(w * scale))))
+
+
+def package_file(package: str, relative: str) -> Path | None:
+    """A data file shipped inside an installed package (scikit-image's photos, say), found without importing the
+    package (scikit-image takes seconds to import); None if the package or the file is absent."""
+    spec = importlib.util.find_spec(package)
+    for root in (spec.submodule_search_locations or []) if spec else []:
+        if (Path(root) / relative).is_file():
+            return Path(root) / relative
+    return None
 
 
 # ---------------------------------------------------------------------------------------------------------------

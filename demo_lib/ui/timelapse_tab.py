@@ -10,7 +10,6 @@ as it moves, and a larger copy (RENDER_SIDE) for the day-cycle video.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import random
 import shutil
 import time
@@ -21,7 +20,7 @@ import gradio as gr
 import numpy as np
 
 from .. import registry
-from ..video import fit_within, write_gif, write_mp4
+from ..video import fit_within, package_file, write_gif, write_mp4
 from . import common
 from .common import hhmm, timing, user_errors
 
@@ -54,14 +53,6 @@ REAL_PHOTOS = {
 }
 
 
-def _package_file(package: str, relative: str) -> Path | None:
-    spec = importlib.util.find_spec(package)
-    for root in (spec.submodule_search_locations or []) if spec else []:
-        if (Path(root) / relative).is_file():
-            return Path(root) / relative
-    return None
-
-
 @lru_cache(maxsize=1)
 def example_files() -> dict[str, str]:
     """Example name -> image file: the procedural scenes the model knows (written once per process into the
@@ -78,7 +69,7 @@ def example_files() -> dict[str, str]:
         Image.fromarray(image).save(path, quality=92)
         files[name[:1].upper() + name[1:]] = str(path)
     for name, (package, relative) in REAL_PHOTOS.items():
-        source = _package_file(package, relative)
+        source = package_file(package, relative)
         if source is not None:  # copied: Gradio serves only files from the temp folder or the working directory
             files[name] = shutil.copy(source, folder / f"photo_{len(files):02d}{source.suffix}")
     return files
