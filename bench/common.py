@@ -16,20 +16,34 @@ import torch
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def median_seconds(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1) -> dict[str, float]:
-    """Median (and min/max) wall time of `fn` over `repeats` runs after `warmup` runs; CUDA is synchronised."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
+def median_seconds_interleaved(fns: dict[str, Callable[[], Any]], repeats: int = 5,
+                               warmup: int = 1) -> dict[str, dict[str, float]]:
+    """Median (and min/max) wall time of each of `fns` over `repeats` rounds after `warmup` rounds; every round runs
+    each function once, in turn, so that variants compared side by side see the same machine load. CUDA is
+    synchronised."""
+    def timed(fn: Callable[[], Any]) -> float:
         if torch.cuda.is_available():
             torch.cuda.synchronize()
         t0 = time.perf_counter()
         fn()
         if torch.cuda.is_available():
             torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
-    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "repeats": repeats}
+        return time.perf_counter() - t0
+
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            times[name].append(timed(fn))
+    return {name: {"median_s": statistics.median(t), "min_s": min(t), "max_s": max(t), "repeats": repeats}
+            for name, t in times.items()}
+
+
+def median_seconds(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1) -> dict[str, float]:
+    """Median (and min/max) wall time of `fn` over `repeats` runs after `warmup` runs; CUDA is synchronised."""
+    return median_seconds_interleaved({"fn": fn}, repeats, warmup)["fn"]
 
 
 def peak_memory_mb(fn: Callable[[], Any], device: str = "cpu") -> float:

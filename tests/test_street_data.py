@@ -165,6 +165,9 @@ def test_street_clip_dataset(tmp_path):
     assert all(torch.equal(item[k], again[k]) for k in item)
     assert not torch.equal(ds[0]["frames"], ds[1]["frames"]) or not torch.equal(ds[1]["frames"], ds[2]["frames"])
     assert "flows" not in StreetClipDataset(seqs, 2, with_flow=False)[0]
+    described = ds.describe()                                         # what a model card records as its data
+    assert described["sequences"] == [f"{s.name}: 5 frames at 128x64" for s in seqs]
+    assert described["clip_frames"] == 3 and described["reference_flow"] == "OpenCV DIS"
     with pytest.raises(ValueError):
         StreetClipDataset([StreetSequence("x", seqs[0].labels, seqs[0].instances, None)], 2)
 
@@ -226,6 +229,7 @@ def test_procedural_street_dataset_schema():
     assert item["frames"].dtype == item["flows"].dtype == torch.float32
     assert torch.equal(ds[2]["frames"], item["frames"])
     assert "flows" not in ProceduralStreetDataset(SIZE, frames=2, length=1, with_flow=False)[0]
+    assert ds.describe()["procedural_scenes"] == "seeds 0..3"
 
 
 def test_street_examples():

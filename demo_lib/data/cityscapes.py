@@ -434,6 +434,14 @@ class StreetClipDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return self.length
 
+    def describe(self) -> dict:
+        """What the clips are cut from, for run folders and model cards."""
+        return {"type": type(self).__name__, "length": self.length, "clip_frames": self.frames,
+                "max_frame_step": self.max_frame_step, "flip": self.flip,
+                "reference_flow": "OpenCV DIS" if self.with_flow else None,
+                "sequences": [f"{s.name}: {s.labels.shape[0]} frames at {s.labels.shape[2]}x{s.labels.shape[1]}"
+                              for s in self.sequences]}
+
     def __getitem__(self, i: int) -> dict:
         if not 0 <= i < self.length:
             raise IndexError(i)

@@ -394,6 +394,12 @@ class ProceduralStreetDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return self.length
 
+    def describe(self) -> dict:
+        """What the clips are made of, for run folders and model cards."""
+        return {"type": type(self).__name__, "length": self.length, "clip_frames": self.frames,
+                "size": f"{self.size[1]}x{self.size[0]}", "procedural_scenes": f"seeds 0..{self.num_scenes - 1}",
+                "reference_flow": "OpenCV DIS" if self.with_flow else None}
+
     def __getitem__(self, i: int) -> dict:
         if not 0 <= i < self.length:
             raise IndexError(i)

@@ -60,6 +60,7 @@ from ..layers import ConvBlock2d, PatchDiscriminator2d, ResBlock2d, UpBlock2d, p
 from ..trainer import Phase
 from ..video import tensor_to_frames
 
+PRECISIONS = ("float32", "bfloat16")                     # inference arithmetic (Vid2VidPipeline.synthesize)
 NUM_LABELS = 35                                            # Cityscapes ids 0..34 (data.cityscapes)
 FOREGROUND_IDS = (24, 25, 26, 27, 28, 31, 32, 33)          # person, rider, car, truck, bus, train, motorcycle, bicycle
 
@@ -603,6 +604,7 @@ class Vid2VidPipeline:
     def __init__(self, generator: Vid2VidGenerator, cfg: Vid2VidConfig, device: torch.device,
                  card: dict[str, Any] | None = None):
         self.generator, self.cfg, self.device, self.card = generator.eval().to(device), cfg, device, card or {}
+        self.precision = "float32"          # the default of `synthesize(precision=...)`; see there
 
     def style_classes(self) -> dict[int, int]:
         """class id -> number of styles available (classes seen in training)."""
@@ -617,7 +619,8 @@ class Vid2VidPipeline:
     @torch.no_grad()
     def synthesize(self, labels: np.ndarray, instances: np.ndarray | None = None, seed: int = 0,
                    styles: dict[int, int] | None = None, first_frame: np.ndarray | None = None,
-                   progress: Callable[[int, int], None] | None = None) -> Vid2VidResult:
+                   progress: Callable[[int, int], None] | None = None,
+                   precision: str | None = None) -> Vid2VidResult:
         """Frames, hallucinated images and occlusion masks for a label video.
 
         Args:
@@ -626,11 +629,17 @@ class Vid2VidPipeline:
             seed: picks a style per class; `styles` overrides single classes (class id -> cluster index).
             first_frame: uint8 (H, W, 3) taken as the frame before the first (else generation starts from nothing).
             progress: called with (frames done, total).
+            precision: "float32" (the default, `self.precision`; what the model card measures) or "bfloat16":
+                convolutions under autocast, faster on CPUs with AVX512-BF16 or AMX and on GPUs, a little less
+                exact (bench/vid2vid.py measures speed and quality of both, side by side).
         The generator runs at the labels' resolution (padded to a multiple of `cfg.multiple`); flows are predicted
         in pixels of that resolution.
         """
         labels = self._check_labels(labels)
         T, H, W = labels.shape
+        precision = precision or self.precision
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         lab = torch.from_numpy(labels.astype(np.int64)).to(self.device)[None]
         inst = None
         if instances is not None:
@@ -644,8 +653,9 @@ class Vid2VidPipeline:
         fg = foreground_mask(lab).unsqueeze(2)
         # Pad (replicate) to the generator's multiple: (1, T, C, H', W').
         ph, pw = (-H) % self.cfg.multiple, (-W) % self.cfg.multiple
-        semantic = F.pad(semantic.flatten(0, 1), (0, pw, 0, ph), mode="replicate").unflatten(0, (1, T))
-        fg = F.pad(fg.flatten(0, 1), (0, pw, 0, ph), mode="replicate").unflatten(0, (1, T))
+        if ph or pw:
+            semantic = F.pad(semantic.flatten(0, 1), (0, pw, 0, ph), mode="replicate").unflatten(0, (1, T))
+            fg = F.pad(fg.flatten(0, 1), (0, pw, 0, ph), mode="replicate").unflatten(0, (1, T))
         first = None
         if first_frame is not None:
             from ..video import as_rgb_uint8, image_to_tensor, resize_image
@@ -663,11 +673,12 @@ class Vid2VidPipeline:
             if progress is not None:
                 progress(t + 1, T)
 
-        unroll(self.generator, self.cfg.past_frames, semantic, fg, first, callback=collect)
+        with torch.autocast(self.device.type, torch.bfloat16, enabled=precision == "bfloat16"):
+            unroll(self.generator, self.cfg.past_frames, semantic, fg, first, callback=collect)
         as_frames = lambda xs: tensor_to_frames(torch.stack(xs, dim=2))               # noqa: E731
         mask = None
         if outs["mask"]:
-            mask = (torch.cat(outs["mask"]).squeeze(1).clamp(0, 1) * 255).round().byte().cpu().numpy()
+            mask = (torch.cat(outs["mask"]).float().squeeze(1).clamp(0, 1) * 255).round().byte().cpu().numpy()
         return Vid2VidResult(frames=as_frames(outs["frames"]), hallucinated=as_frames(outs["hallucinated"]),
                              mask=mask, styles=choice)
 
