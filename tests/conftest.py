@@ -39,3 +39,22 @@ def tiny_timelapse():
     spec = registry.get("timelapse")
     cfg, train_cfg = spec.preset("tiny")
     return spec, cfg, train_cfg, RandomTimelapseBatches(cfg.image_size, cfg.frames)
+
+
+def check_phases(nets, phases, batch, every_parameter: bool = False) -> tuple[dict[str, dict], dict]:
+    """Run every phase's loss on one batch with backward: finite losses, logs and gradients, and some gradient in
+    each phase's networks (`every_parameter`: in all of their parameters). Returns (each phase's logs by name, the
+    state the phases shared)."""
+    state, out = {}, {}
+    for phase in phases:
+        nets.zero_grad()
+        loss, logs = phase.loss(nets, batch, state)
+        loss.backward()
+        assert torch.isfinite(loss) and all(torch.isfinite(torch.as_tensor(v)) for v in logs.values()), phase.name
+        trained = [p for n in phase.nets for p in nets[n].parameters()]
+        if every_parameter:
+            assert all(p.grad is not None for p in trained), f"{phase.name}: a parameter got no gradient"
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in trained), phase.name
+        assert all(torch.isfinite(p.grad).all() for p in trained if p.grad is not None), phase.name
+        out[phase.name] = logs
+    return out, state

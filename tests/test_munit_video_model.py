@@ -9,6 +9,8 @@ import pytest
 import torch
 import torch.nn as nn
 
+from conftest import check_phases
+
 from demo_lib import registry
 from demo_lib.flow import warp
 from demo_lib.models import munit_video as M
@@ -79,19 +81,11 @@ def test_every_phase_gives_finite_losses_and_gradients(tiny):
     nets = spec.build_nets(cfg)
     phases, ema = spec.build_objective(cfg)
     assert [p.name for p in phases] == ["G", "D"] and ema == ("G",)
-    state, batch = {}, batch_of(cfg)
-    for phase in phases:
-        nets.zero_grad()
-        loss, logs = phase.loss(nets, batch, state)
-        loss.backward()
-        assert torch.isfinite(loss) and all(torch.isfinite(torch.as_tensor(v)) for v in logs.values())
-        trained = [p for n in phase.nets for p in nets[n].parameters()]
-        assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in trained)   # every part is used
-        assert any(p.grad.abs().sum() > 0 for p in trained)
-        if phase.name == "G":
-            assert {"adv_a", "adv_b", "image", "content", "style", "cycle", "temporal_recon", "temporal_cycle",
-                    "temporal_translation", "temporal"} == set(logs)
-            assert state["x_ab"].shape[0] == 2 * batch["a"].shape[0]        # [X^{n-1}; X^n] for the temporal loss
+    batch = batch_of(cfg)
+    logs, state = check_phases(nets, phases, batch, every_parameter=True)       # every part of the nets is used
+    assert {"adv_a", "adv_b", "image", "content", "style", "cycle", "temporal_recon", "temporal_cycle",
+            "temporal_translation", "temporal"} == set(logs["G"])
+    assert state["x_ab"].shape[0] == 2 * batch["a"].shape[0]        # [X^{n-1}; X^n] for the temporal loss
 
 
 def test_plain_munit_synthesises_no_second_frame(tiny):
