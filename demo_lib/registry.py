@@ -141,7 +141,8 @@ def _vid2vid_tiny() -> tuple[vid2vid.Vid2VidConfig, TrainConfig]:
 
 
 def _vid2vid_demo() -> tuple[vid2vid.Vid2VidConfig, TrainConfig]:
-    # 5 frames: the video D at frame steps 1 and 2 sees 3 windows and 1 window of 3 frames.
+    # 5 frames: the video D at frame steps 1 and 2 sees 3 windows and 1 window of 3 frames. ~3.2 s/step on the 2
+    # CPU cores (~6 s on one thread beside other work: the shipped 500 steps took 53 min).
     return vid2vid.Vid2VidConfig(frames=5), TrainConfig(steps=500, batch_size=1, log_every=10, ckpt_every=100)
 
 
@@ -339,7 +340,8 @@ def _munit_video_demo() -> tuple[munit_video.MunitVideoConfig, TrainConfig]:
     # MUNIT's structure (2 downsamplings, 4 residual blocks, 8-d style, 3 D scales) at a quarter of its widths,
     # 128 px, batch 1. Measured on one thread (OMP_NUM_THREADS=1): 1.7 s/step of CPU time for the networks, 1.9 s
     # with the data (painting renders are cached after their first use); 2.6-2.9 s wall while two other trainings
-    # shared the 2 cores. 1500 steps ~ 45 min on one free core, ~30 min on two.
+    # shared the 2 cores. 1500 steps ~ 45 min on one free core, ~30 min on two. A trial run (37 min, one thread)
+    # gave a blurry, tinted copy of the photo that ignores the style code: not shipped; see issue 4's note.
     return (munit_video.MunitVideoConfig(channels=16, mlp_dim=64, d_channels=16),
             TrainConfig(steps=1500, batch_size=1, lr_g=2e-4, lr_d=2e-4, log_every=10, ckpt_every=250))
 

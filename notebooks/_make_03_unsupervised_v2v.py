@@ -459,7 +459,7 @@ md(r"""
 
 `GANTrainer` is the project's one GAN loop: per step the G phase, then the D phase, each with its own Adam
 optimizer and only its own networks trainable, then an update of the EMA copy of G (the one that is shipped).
-The shipped weights come from the same code: `python -m train.train munit_video --preset demo` (1500 steps). This
+Demo weights are trained by the same code: `python -m train.train munit_video --preset demo` (1500 steps). This
 run is far shorter: the reconstruction terms (weight 10) fall first; the translations stay far from paintings.
 """)
 

@@ -11,8 +11,8 @@ to label maps, and has two jobs there:
 
 How: an encoder-decoder of segmentation-models-pytorch (smp; a U-Net on MobileNetV2 by default: 4.1M parameters,
 small enough to ship), initialised at random (encoder_weights=None: nothing is downloaded), trained with per-pixel
-cross-entropy over the 19 Cityscapes train ids (every other class is ignored, index 255) on the labelled frames of the training sequences, with random
-scale-crop and flip. It is trained by the shared GAN trainer as a model with one phase and no discriminator.
+cross-entropy over the 19 Cityscapes train ids (every other class is ignored, index 255) on the labelled frames of
+the training sequences, with random scale-crop and flip. It is trained by the shared GAN trainer as a model with one phase and no discriminator.
 
 Reading guide (top to bottom):
   StreetSegmenterConfig       every setting, with its default
