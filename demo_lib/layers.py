@@ -7,14 +7,20 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-def norm_layer(kind: str, channels: int) -> nn.Module:
-    """'instance' (affine), 'batch', 'group' (8 groups or fewer) or 'none'."""
+def norm_layer(kind: str, channels: int, dims: int = 2) -> nn.Module:
+    """'instance' (affine), 'batch', 'group' (8 groups or fewer), 'layer' (one group: mean and variance over every
+    channel and position of a sample) or 'none', for feature maps with `dims` = 2 (B, C, H, W) or 3 (B, C, T, H, W)
+    spatial dimensions."""
+    if dims not in (2, 3):
+        raise ValueError(f"dims must be 2 or 3, got {dims}")
     if kind == "instance":
-        return nn.InstanceNorm2d(channels, affine=True)
+        return (nn.InstanceNorm2d if dims == 2 else nn.InstanceNorm3d)(channels, affine=True)
     if kind == "batch":
-        return nn.BatchNorm2d(channels)
+        return (nn.BatchNorm2d if dims == 2 else nn.BatchNorm3d)(channels)
     if kind == "group":
         return nn.GroupNorm(min(8, channels), channels)
+    if kind == "layer":
+        return nn.GroupNorm(1, channels)
     if kind == "none":
         return nn.Identity()
     raise ValueError(f"unknown norm {kind!r}")
@@ -37,8 +43,27 @@ class ConvBlock2d(nn.Sequential):
                  act: str = "relu", pad_mode: str = "reflect"):
         padding = (kernel - 1) // 2 if stride == 1 else (kernel - stride + 1) // 2
         super().__init__(
-            nn.Conv2d(in_ch, out_ch, kernel, stride, padding, padding_mode=pad_mode, bias=norm in ("none", "group")),
+            nn.Conv2d(in_ch, out_ch, kernel, stride, padding, padding_mode=pad_mode,
+                      bias=norm in ("none", "group", "layer")),
             norm_layer(norm, out_ch),
+            activation(act),
+        )
+
+
+class ConvBlock3d(nn.Sequential):
+    """3D conv -> norm -> activation on videos (B, C, T, H, W). kernel and stride are (time, height, width) or one
+    int for all three; padding keeps the size for odd kernels at stride 1 (zeros: padding a short clip's time axis
+    by reflection would invent frames)."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: int | tuple[int, int, int] = 3,
+                 stride: int | tuple[int, int, int] = 1, norm: str = "batch", act: str = "lrelu",
+                 padding: int | tuple[int, int, int] | None = None):
+        k = (kernel,) * 3 if isinstance(kernel, int) else tuple(kernel)
+        if padding is None:
+            padding = tuple((n - 1) // 2 for n in k)
+        super().__init__(
+            nn.Conv3d(in_ch, out_ch, k, stride, padding, bias=norm in ("none", "group", "layer")),
+            norm_layer(norm, out_ch, dims=3),
             activation(act),
         )
 

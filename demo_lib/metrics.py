@@ -1,4 +1,4 @@
-"""Evaluation metrics: PSNR, SSIM, warping (flicker) error, Frechet distances and segmentation mIoU.
+"""Evaluation metrics: PSNR, SSIM, warping (flicker) error, Frechet image and video distances, segmentation mIoU.
 
 Images are (B, C, H, W) and videos (B, C, T, H, W), float in [-1, 1] (data_range = 2). PSNR and SSIM return one
 value per sample with reduction="none" (video inbetweening reports the best of N samples) or their batch mean.
@@ -7,6 +7,7 @@ Label maps for the confusion matrix and mIoU are integer arrays of class indices
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable, Sequence
 
 import numpy as np
@@ -14,7 +15,7 @@ import scipy.linalg
 import torch
 import torch.nn.functional as F
 
-from .flow import gaussian_kernel1d, warp
+from .flow import dis_flow_video, flow_to_tensor, gaussian_kernel1d, occlusion_mask, warp
 from .video import frames_to_tensor
 
 Images = torch.Tensor | np.ndarray
@@ -110,6 +111,34 @@ def warp_error(frames: torch.Tensor, flows: torch.Tensor | Sequence[torch.Tensor
     return total / max(count, 1.0)
 
 
+@dataclasses.dataclass(frozen=True)
+class VideoMotion:
+    """A real video's own motion, to score the flicker of videos made from it frame by frame (translations,
+    re-syntheses): DIS flows f_t (T-1, 2, H, W) and the forward-backward visibility masks (T-1, 1, H, W).
+
+        motion = VideoMotion.of(clip)                  # clip: uint8 (T, H, W, 3), T >= 2
+        motion.warp_error(clip), motion.warp_error(translated_clip)
+    """
+
+    forward: torch.Tensor
+    visible: torch.Tensor
+
+    @classmethod
+    def of(cls, frames: np.ndarray) -> VideoMotion:
+        if frames.ndim != 4 or len(frames) < 2:
+            raise ValueError(f"motion needs a video of at least 2 frames (T, H, W, 3), got {frames.shape}")
+        forward = flow_to_tensor(dis_flow_video(frames))                                  # on x_t, into x_(t-1)
+        backward = flow_to_tensor(dis_flow_video(np.ascontiguousarray(frames[::-1]))).flip(0)  # on x_(t-1), into x_t
+        return cls(forward, occlusion_mask(forward, backward))
+
+    def warp_error(self, frames: np.ndarray) -> float:
+        """`warp_error` of uint8 frames (T, H, W, 3) of this video's size under its flows, occlusions masked."""
+        expected = (self.forward.shape[0] + 1, *self.forward.shape[2:])
+        if tuple(frames.shape[:3]) != expected:
+            raise ValueError(f"frames {frames.shape[:3]} do not match the video's (T, H, W) = {expected}")
+        return warp_error(frames_to_tensor(frames), self.forward[None], self.visible[None])
+
+
 def _trace_sqrt_sqrtm(cov_a: np.ndarray, cov_b: np.ndarray, eps: float) -> float:
     """Tr((S_a S_b)^(1/2)) with scipy.linalg.sqrtm, as pytorch-fid computes it (used when N, M > D)."""
     covmean = scipy.linalg.sqrtm(cov_a @ cov_b)
@@ -173,8 +202,8 @@ def _as_image_batch(images: Images) -> torch.Tensor:
 
 
 @torch.no_grad()
-def _features(images: Images, feature_fn: Callable[[torch.Tensor], torch.Tensor], batch: int) -> np.ndarray:
-    x = _as_image_batch(images)
+def _features(x: torch.Tensor, feature_fn: Callable[[torch.Tensor], torch.Tensor], batch: int) -> np.ndarray:
+    """feature_fn over chunks of `batch` along dim 0, under no_grad: (N, D) float64."""
     return torch.cat([feature_fn(chunk).flatten(1).double().cpu() for chunk in x.split(batch)]).numpy()
 
 
@@ -186,7 +215,8 @@ def frechet_distance_on(images_a: Images, images_b: Images, feature_fn: Callable
     pooled into one set (a per-frame distance, not a video distance). feature_fn runs under no_grad on chunks of
     `batch` and must move its input to its own device.
     """
-    return frechet_distance(_features(images_a, feature_fn, batch), _features(images_b, feature_fn, batch))
+    return frechet_distance(_features(_as_image_batch(images_a), feature_fn, batch),
+                            _features(_as_image_batch(images_b), feature_fn, batch))
 
 
 def efficientnet_frechet(images_a: Images, images_b: Images, batch: int = 32,
@@ -200,6 +230,37 @@ def efficientnet_frechet(images_a: Images, images_b: Images, batch: int = 32,
 
     net = get_efficientnet_features(device)
     return frechet_distance_on(images_a, images_b, lambda x: net.pooled(x.to(device)), batch)
+
+
+def _as_video_batch(videos: Images) -> torch.Tensor:
+    """uint8 (N, T, H, W, 3) -> (N, 3, T, H, W) in [-1, 1]; float (N, C, T, H, W) as is."""
+    if isinstance(videos, np.ndarray):
+        if videos.dtype != np.uint8 or videos.ndim != 5:
+            raise ValueError(f"expected uint8 videos (N, T, H, W, 3), got {videos.dtype} {videos.shape}")
+        return torch.cat([frames_to_tensor(v) for v in videos])
+    if videos.dim() != 5:
+        raise ValueError(f"expected videos (N, C, T, H, W), got {tuple(videos.shape)}")
+    return videos
+
+
+def video_features(videos: Images, video_feature_fn: Callable[[torch.Tensor], torch.Tensor],
+                   batch: int = 4) -> np.ndarray:
+    """One feature vector per clip, (N, D) float64: `video_feature_fn` ((n, 3, T, H, W) in [-1, 1] -> (n, D),
+    moving its input to its own device) on chunks of `batch` clips, under no_grad. videos: float (N, 3, T, H, W)
+    in [-1, 1] or uint8 numpy (N, T, H, W, 3). Compute a reference set's features once and pass them to
+    `frechet_distance` with each candidate set's."""
+    return _features(_as_video_batch(videos), video_feature_fn, batch)
+
+
+def frechet_video_distance(videos_a: Images, videos_b: Images,
+                           video_feature_fn: Callable[[torch.Tensor], torch.Tensor], batch: int = 4) -> float:
+    """Frechet video distance (FVD; Unterthiner et al. 2018): `frechet_distance` between two sets of clips, each
+    clip one vector of a video network (`video_features`). With the Kinetics-400 I3D logits (`demo_lib.i3d`,
+    weights the user supplies) this is FVD as published, up to preprocessing and the number of clips; with
+    `EfficientNetFeatures.clip_features` it is "FVD on EfficientNet-Lite0 features", comparable only with itself.
+    Clips in both sets must have the same length and size; compare distances computed with the same N."""
+    return frechet_distance(video_features(videos_a, video_feature_fn, batch),
+                            video_features(videos_b, video_feature_fn, batch))
 
 
 def confusion_matrix(pred: np.ndarray | torch.Tensor, target: np.ndarray | torch.Tensor, num_classes: int,

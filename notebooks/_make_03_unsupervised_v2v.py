@@ -459,8 +459,10 @@ md(r"""
 
 `GANTrainer` is the project's one GAN loop: per step the G phase, then the D phase, each with its own Adam
 optimizer and only its own networks trainable, then an update of the EMA copy of G (the one that is shipped).
-Demo weights are trained by the same code: `python -m train.train munit_video --preset demo` (1500 steps). This
-run is far shorter: the reconstruction terms (weight 10) fall first; the translations stay far from paintings.
+The shipped weights are trained by the same code (`python -m train.train munit_video --preset demo ...`: plain
+MUNIT for 3000 steps, then 500 steps with each λ_t; the exact commands are in `weights/munit_video/README.md` and
+on each card). This run is far shorter: the reconstruction terms (weight 10) fall first; the translations stay far
+from paintings.
 """)
 
 code(r"""

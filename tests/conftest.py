@@ -33,6 +33,30 @@ class RandomTimelapseBatches(torch.utils.data.Dataset):
 
 
 @pytest.fixture
+def random_weights(monkeypatch):
+    """Untrained tiny models (VSL_RANDOM_WEIGHTS=1): fast, and independent of weights that may be training. Name it
+    before `app_url` in a browser test, which starts the app."""
+    monkeypatch.setenv("VSL_RANDOM_WEIGHTS", "1")
+
+
+@pytest.fixture
+def weights_dir(monkeypatch, tmp_path) -> Path:
+    """An empty weights folder standing in for weights/ (VSL_RANDOM_WEIGHTS unset, no model cached): leave it empty
+    for "not trained yet", or save files into it for "shipped". Returns the folder."""
+    from demo_lib import registry
+    from demo_lib.ui import common
+
+    folder = tmp_path / "weights"
+    monkeypatch.delenv("VSL_RANDOM_WEIGHTS", raising=False)
+    monkeypatch.setattr(common, "_MODELS", {})
+    monkeypatch.setattr(registry, "weights_path", lambda name, variant=None:
+                        folder / name / f"{variant or 'demo'}.safetensors")
+    monkeypatch.setattr(registry, "load", lambda name, variant=None, device=None:
+                        registry.pipeline_from_file(name, registry.weights_path(name, variant)))
+    return folder
+
+
+@pytest.fixture
 def tiny_timelapse():
     from demo_lib import registry
 

@@ -104,7 +104,7 @@ def test_frames_are_deterministic_per_seed_and_hour_24_is_midnight(weights):
     midnight, info = tl.render_frame(photo, 24.0, 7, False)
     np.testing.assert_array_equal(midnight, tl.render_frame(photo, 0.0, 7, False)[0])
     assert "00:00" in info
-    assert 0 <= tl.new_seed() <= tl.MAX_SEED
+    assert 0 <= common.new_seed() <= common.MAX_SEED
     strip = tl.render_filmstrip(photo, 7, True)
     assert [caption for _, caption in strip] == [common.hhmm(h) for h in tl.STRIP_HOURS]
 

@@ -253,7 +253,7 @@ def test_per_class_styles(street, monkeypatch):
     assert "no styles for sky" in _error_message(v2v.new_class_style, street, "sky")
     assert "Pick a class" in _error_message(v2v.new_class_style, street, None)
     again, _ = v2v.resample_styles(changed)
-    assert again.styles == () and 0 <= again.style_seed <= v2v.MAX_SEED
+    assert again.styles == () and 0 <= again.style_seed <= common.MAX_SEED
     # The choice reaches the generator: another car style, another picture (only where the cars are).
     a = v2v.synthesize(_first_frames(street, styles=((CAR, 0),)), 0)[1]
     b = v2v.synthesize(_first_frames(street, styles=((CAR, 1),)), 0)[1]

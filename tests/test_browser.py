@@ -6,10 +6,12 @@ under CI=true, where it fails. Screenshots go to VSL_SCREENSHOT_DIR if set, else
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +50,26 @@ def app_url(monkeypatch):
         app.demo.close()
 
 
+@contextlib.contextmanager
+def browser_page(url: str, tmp_path: Path, max_seconds: float) -> Iterator[tuple[object, Path]]:
+    """(page, screenshot folder): Debian's Chromium on `url` at 1280x1000, closed afterwards; the whole visit
+    must take under `max_seconds`. Screenshots go to VSL_SCREENSHOT_DIR if set, else to tmp_path."""
+    from playwright.sync_api import sync_playwright
+
+    shots = Path(os.environ.get("VSL_SCREENSHOT_DIR", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(url)
+            yield page, shots
+        finally:
+            browser.close()
+    assert time.perf_counter() - start < max_seconds
+
+
 def _pixels(png: bytes) -> np.ndarray:
     from PIL import Image
 
@@ -55,69 +77,59 @@ def _pixels(png: bytes) -> np.ndarray:
 
 
 def test_slider_render_and_bad_upload(app_url, tmp_path):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    shots = Path(os.environ.get("VSL_SCREENSHOT_DIR", tmp_path))
-    shots.mkdir(parents=True, exist_ok=True)
     bad = tmp_path / "holiday.png"
     bad.write_text("this is a text file with a .png name")
-    start = time.perf_counter()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.goto(app_url)
-            info, frame_img = page.locator("#tl-info"), page.locator("#tl-frame img")
-            expect(frame_img).to_be_visible(timeout=30_000)           # the first example, shown on page load
+    with browser_page(app_url, tmp_path, max_seconds=60) as (page, shots):
+        info, frame_img = page.locator("#tl-info"), page.locator("#tl-frame img")
+        expect(frame_img).to_be_visible(timeout=30_000)           # the first example, shown on page load
 
-            # One click on an example loads it (thumbnail 5: the scikit-image rocket photo).
-            page.locator("#tl-examples button.thumbnail-item").nth(4).click()
-            expect(info).to_contain_text("Rocket", timeout=15_000)
-            expect(info).to_contain_text("09:00")
-            if os.environ.get("VSL_RANDOM_WEIGHTS"):
-                expect(page.locator("#tl-weights")).to_contain_text("Untrained weights")
-            src_before = frame_img.get_attribute("src")
-            pixels_before = _pixels(frame_img.screenshot())
-            page.screenshot(path=str(shots / "timelapse_example.png"), full_page=True)
+        # One click on an example loads it (thumbnail 5: the scikit-image rocket photo).
+        page.locator("#tl-examples button.thumbnail-item").nth(4).click()
+        expect(info).to_contain_text("Rocket", timeout=15_000)
+        expect(info).to_contain_text("09:00")
+        if os.environ.get("VSL_RANDOM_WEIGHTS"):
+            expect(page.locator("#tl-weights")).to_contain_text("Untrained weights")
+        src_before = frame_img.get_attribute("src")
+        pixels_before = _pixels(frame_img.screenshot())
+        page.screenshot(path=str(shots / "timelapse_example.png"), full_page=True)
 
-            # Move the slider by typing an hour, then by keyboard on the range itself (the "as it moves" path).
-            number = page.locator("#tl-hour input[type=number]")
-            number.fill("18")
-            number.press("Enter")
-            expect(info).to_contain_text("18:00", timeout=10_000)
-            page.locator("#tl-hour input[type=range]").press("ArrowRight")
-            expect(info).to_contain_text("18:15", timeout=10_000)
-            expect(frame_img).not_to_have_attribute("src", src_before)
-            pixels_after = _pixels(frame_img.screenshot())
-            assert pixels_after.shape != pixels_before.shape or np.abs(pixels_after - pixels_before).max() > 0, \
-                "the frame did not change when the hour moved"
-            # Dragging: frames arrive while the mouse button is still down, not only on release.
-            box = page.locator("#tl-hour input[type=range]").bounding_box()
-            y = box["y"] + box["height"] / 2
-            page.mouse.move(box["x"] + box["width"] * 0.76, y)
-            page.mouse.down()
-            for step in range(1, 6):
-                page.mouse.move(box["x"] + box["width"] * (0.76 - 0.08 * step), y, steps=3)
-                page.wait_for_timeout(150)
-            expect(info).not_to_contain_text("18:15", timeout=10_000)
-            page.mouse.up()
+        # Move the slider by typing an hour, then by keyboard on the range itself (the "as it moves" path).
+        number = page.locator("#tl-hour input[type=number]")
+        number.fill("18")
+        number.press("Enter")
+        expect(info).to_contain_text("18:00", timeout=10_000)
+        page.locator("#tl-hour input[type=range]").press("ArrowRight")
+        expect(info).to_contain_text("18:15", timeout=10_000)
+        expect(frame_img).not_to_have_attribute("src", src_before)
+        pixels_after = _pixels(frame_img.screenshot())
+        assert pixels_after.shape != pixels_before.shape or np.abs(pixels_after - pixels_before).max() > 0, \
+            "the frame did not change when the hour moved"
+        # Dragging: frames arrive while the mouse button is still down, not only on release.
+        box = page.locator("#tl-hour input[type=range]").bounding_box()
+        y = box["y"] + box["height"] / 2
+        page.mouse.move(box["x"] + box["width"] * 0.76, y)
+        page.mouse.down()
+        for step in range(1, 6):
+            page.mouse.move(box["x"] + box["width"] * (0.76 - 0.08 * step), y, steps=3)
+            page.wait_for_timeout(150)
+        expect(info).not_to_contain_text("18:15", timeout=10_000)
+        page.mouse.up()
 
-            # A short day cycle: the player, the downloads and the timing line appear.
-            n = page.locator("#tl-nframes input[type=number]")
-            n.fill("8")
-            n.press("Enter")
-            page.locator("#tl-render").click()
-            expect(page.locator("#tl-render-info")).to_contain_text("rendered 8 frames", timeout=30_000)
-            expect(page.locator("#tl-video video")).to_have_count(1)
-            expect(page.locator("#tl-files")).to_contain_text(".gif")
-            expect(page.locator("#tl-files")).to_contain_text(".mp4")
-            page.screenshot(path=str(shots / "timelapse_rendered.png"), full_page=True)
+        # A short day cycle: the player, the downloads and the timing line appear.
+        n = page.locator("#tl-nframes input[type=number]")
+        n.fill("8")
+        n.press("Enter")
+        page.locator("#tl-render").click()
+        expect(page.locator("#tl-render-info")).to_contain_text("rendered 8 frames", timeout=30_000)
+        expect(page.locator("#tl-video video")).to_have_count(1)
+        expect(page.locator("#tl-files")).to_contain_text(".gif")
+        expect(page.locator("#tl-files")).to_contain_text(".mp4")
+        page.screenshot(path=str(shots / "timelapse_rendered.png"), full_page=True)
 
-            # A broken upload: a readable message, and the photo and frame already shown stay.
-            page.locator("#tl-upload input[type=file]").set_input_files(str(bad))
-            expect(page.get_by_text("is not an image this app can read").first).to_be_visible(timeout=15_000)
-            expect(info).to_contain_text("Rocket")
-            page.screenshot(path=str(shots / "timelapse_bad_upload.png"), full_page=True)
-        finally:
-            browser.close()
-    assert time.perf_counter() - start < 60
+        # A broken upload: a readable message, and the photo and frame already shown stay.
+        page.locator("#tl-upload input[type=file]").set_input_files(str(bad))
+        expect(page.get_by_text("is not an image this app can read").first).to_be_visible(timeout=15_000)
+        expect(info).to_contain_text("Rocket")
+        page.screenshot(path=str(shots / "timelapse_bad_upload.png"), full_page=True)

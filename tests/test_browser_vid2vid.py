@@ -6,12 +6,8 @@ except under CI=true). Screenshots go to VSL_SCREENSHOT_DIR if set, else to pyte
 
 from __future__ import annotations
 
-import os
-import time
-from pathlib import Path
-
 import pytest
-from test_browser import CHROMIUM, CHROMIUM_ARGS, app_url  # noqa: F401  (app_url is a fixture)
+from test_browser import app_url, browser_page  # noqa: F401  (app_url is a fixture)
 
 from demo_lib import registry
 
@@ -24,56 +20,46 @@ def v2v_weights(monkeypatch):
 
 
 def test_example_paint_synthesize_and_bad_upload(v2v_weights, app_url, tmp_path):  # noqa: F811
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    shots = Path(os.environ.get("VSL_SCREENSHOT_DIR", tmp_path))
-    shots.mkdir(parents=True, exist_ok=True)
     bad = tmp_path / "street.mp4"
     bad.write_text("this is a text file with an .mp4 name")
-    start = time.perf_counter()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.goto(app_url)
-            page.get_by_role("tab", name="vid2vid: labels to street video").click()
-            info = page.locator("#v2v-info")
-            expect(info).to_contain_text("Avenue with traffic", timeout=30_000)   # loaded on page load
+    with browser_page(app_url, tmp_path, max_seconds=60) as (page, shots):
+        page.get_by_role("tab", name="vid2vid: labels to street video").click()
+        info = page.locator("#v2v-info")
+        expect(info).to_contain_text("Avenue with traffic", timeout=30_000)   # loaded on page load
 
-            # One click on an example loads it.
-            page.locator("#v2v-examples button.thumbnail-item").nth(1).click()
-            expect(info).to_contain_text("Narrow street", timeout=15_000)
-            expect(info).to_contain_text("24 frames")
+        # One click on an example loads it.
+        page.locator("#v2v-examples button.thumbnail-item").nth(1).click()
+        expect(info).to_contain_text("Narrow street", timeout=15_000)
+        expect(info).to_contain_text("24 frames")
 
-            # Paint a stroke with the default brush colour (vegetation), apply it to every frame.
-            editor = page.locator("#v2v-editor")
-            editor.scroll_into_view_if_needed()
-            expect(editor.get_by_role("button", name="Brush", exact=True)).to_be_visible(timeout=10_000)
-            box = editor.locator("canvas").first.bounding_box()
-            x, y = box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.3
-            page.mouse.move(x, y)
-            page.mouse.down()
-            for i in range(1, 10):
-                page.mouse.move(x + 8 * i, y + 3 * i, steps=2)
-            page.mouse.up()
-            page.locator("#v2v-apply").click()
-            expect(page.locator("#v2v-edit-info")).to_contain_text("Applied: painted vegetation", timeout=15_000)
-            expect(info).to_contain_text("edits: painted vegetation", timeout=10_000)
+        # Paint a stroke with the default brush colour (vegetation), apply it to every frame.
+        editor = page.locator("#v2v-editor")
+        editor.scroll_into_view_if_needed()
+        expect(editor.get_by_role("button", name="Brush", exact=True)).to_be_visible(timeout=10_000)
+        box = editor.locator("canvas").first.bounding_box()
+        x, y = box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.3
+        page.mouse.move(x, y)
+        page.mouse.down()
+        for i in range(1, 10):
+            page.mouse.move(x + 8 * i, y + 3 * i, steps=2)
+        page.mouse.up()
+        page.locator("#v2v-apply").click()
+        expect(page.locator("#v2v-edit-info")).to_contain_text("Applied: painted vegetation", timeout=15_000)
+        expect(info).to_contain_text("edits: painted vegetation", timeout=10_000)
 
-            # Synthesize: the three videos, the key-frame strip, the download and the timing line.
-            page.locator("#v2v-synth").click()
-            expect(page.locator("#v2v-synth-info")).to_contain_text("rendered 24 frames", timeout=40_000)
-            for elem in ("#v2v-out-labels", "#v2v-output", "#v2v-mask"):
-                expect(page.locator(f"{elem} video")).to_have_count(1)
-            expect(page.locator("#v2v-file")).to_contain_text(".mp4")
-            page.locator("#v2v-output").scroll_into_view_if_needed()
-            page.screenshot(path=str(shots / "vid2vid_synthesized.png"), full_page=True)
+        # Synthesize: the three videos, the key-frame strip, the download and the timing line.
+        page.locator("#v2v-synth").click()
+        expect(page.locator("#v2v-synth-info")).to_contain_text("rendered 24 frames", timeout=40_000)
+        for elem in ("#v2v-out-labels", "#v2v-output", "#v2v-mask"):
+            expect(page.locator(f"{elem} video")).to_have_count(1)
+        expect(page.locator("#v2v-file")).to_contain_text(".mp4")
+        page.locator("#v2v-output").scroll_into_view_if_needed()
+        page.screenshot(path=str(shots / "vid2vid_synthesized.png"), full_page=True)
 
-            # A broken upload: a readable message, and the sequence in use stays.
-            page.locator("#v2v-label-upload input[type=file]").set_input_files(str(bad))
-            expect(page.get_by_text("could not be decoded as a video").first).to_be_visible(timeout=15_000)
-            expect(info).to_contain_text("Narrow street")
-            page.screenshot(path=str(shots / "vid2vid_bad_upload.png"), full_page=True)
-        finally:
-            browser.close()
-    assert time.perf_counter() - start < 60
+        # A broken upload: a readable message, and the sequence in use stays.
+        page.locator("#v2v-label-upload input[type=file]").set_input_files(str(bad))
+        expect(page.get_by_text("could not be decoded as a video").first).to_be_visible(timeout=15_000)
+        expect(info).to_contain_text("Narrow street")
+        page.screenshot(path=str(shots / "vid2vid_bad_upload.png"), full_page=True)

@@ -6,8 +6,8 @@ import pytest
 import skimage.data
 import torch
 
-from demo_lib.flow import (dis_flow, dis_flow_video, flow_to_rgb, flow_to_tensor, occlusion_mask,
-                           random_smooth_flow, warp)
+from demo_lib.flow import (dis_flow, dis_flow_video, flow_to_rgb, flow_to_tensor, interpolate_frames,
+                           occlusion_mask, random_smooth_flow, warp)
 from demo_lib.video import image_to_tensor
 
 
@@ -119,3 +119,20 @@ def test_flow_to_rgb_colours():
     assert rgb[0, 1].tolist() == [0, 255, 255]  # left = cyan
     assert rgb[0, 2].tolist() == [255, 255, 255]  # no motion = white
     assert rgb[0, 3, 1] > 150  # a quarter of the maximum: pale red
+
+
+def test_flow_interpolation_moves_halfway_where_blending_ghosts():
+    img = skimage.data.astronaut()
+    shift = lambda tx: cv2.warpAffine(img, np.float32([[1, 0, tx], [0, 1, 0]]), img.shape[1::-1],  # noqa: E731
+                                      flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)[100:228, 100:228]
+    start, middle, end = shift(0.0), shift(4.0), shift(8.0)              # end(p) = start(p + (8, 0))
+    clip = interpolate_frames(start, end, frames=5)
+    assert clip.shape == (5, 128, 128, 3) and clip.dtype == np.uint8
+    assert np.array_equal(clip[0], start) and np.array_equal(clip[-1], end)
+    inner = (slice(16, -16), slice(16, -16))
+    flow_err = np.abs(clip[2][inner].astype(float) - middle[inner]).mean()
+    blend = (start.astype(float) + end) / 2
+    blend_err = np.abs(blend[inner] - middle[inner]).mean()
+    assert flow_err < 0.5 * blend_err, (flow_err, blend_err)
+    with pytest.raises(ValueError, match="frames"):
+        interpolate_frames(start, end, frames=1)

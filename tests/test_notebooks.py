@@ -20,7 +20,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-TINY_NOTEBOOKS = ["01_timelapse.ipynb", "02_vid2vid.ipynb", "03_unsupervised_v2v.ipynb"]
+TINY_NOTEBOOKS = ["01_timelapse.ipynb", "02_vid2vid.ipynb", "03_unsupervised_v2v.ipynb", "04_inbetweening.ipynb"]
 
 
 @pytest.fixture

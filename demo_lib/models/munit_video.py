@@ -490,17 +490,30 @@ class MunitVideoPipeline:
             return y[..., : y.shape[-2] - ph, : y.shape[-1] - pw]
 
         out = np.empty_like(frames)
+        todo = list(range(T))
+
+        def keep(indices, images: torch.Tensor) -> None:
+            for i, image in zip(indices, images, strict=True):
+                out[i] = resize_image(tensor_to_image(image), (H, W))
+            if progress is not None:
+                progress(T - len(todo), T)
+
         with self._lock, contextlib.ExitStack() as stack:
             if shared_norm:
                 freeze = stack.enter_context(shared_statistics(self.generator, self.cfg.shared_min_std,
                                                                self.cfg.shared_clamp))
-                translate(np.unique(np.linspace(0, T - 1, min(T, self.cfg.shared_sample_frames)).round().astype(int)))
+                sampled = np.unique(np.linspace(0, T - 1, min(T, self.cfg.shared_sample_frames)).round().astype(int))
+                recorded = translate(sampled)
                 freeze()                                                     # the clip's statistics are recorded
-            for start in range(0, T, chunk):
-                for k, image in enumerate(translate(range(start, min(start + chunk, T)))):
-                    out[start + k] = resize_image(tensor_to_image(image), (H, W))
-                if progress is not None:
-                    progress(min(start + chunk, T), T)
+                # The recording pass already gave the sampled frames their shared-statistics output (the same
+                # statistics, and their values lie inside the clamp range by construction): keep it.
+                todo = [i for i in todo if i not in set(sampled.tolist())]
+                keep(sampled, recorded)
+            remaining = todo
+            for start in range(0, len(remaining), chunk):
+                indices = remaining[start:start + chunk]
+                todo = remaining[start + chunk:]
+                keep(indices, translate(indices))
         return out
 
     def _work_size(self, h: int, w: int) -> tuple[int, int]:

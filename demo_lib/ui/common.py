@@ -1,4 +1,5 @@
-"""Helpers shared by every tab: lazy model cache, user-facing errors, output files, timing, photo upload.
+"""Helpers shared by every tab: lazy model cache, user-facing errors, photo and video uploads, seeds, output files,
+timing.
 
 Handlers in the tab modules are plain functions; these helpers keep them short and make every failure a readable
 `gr.Error` (a toast in the page; the app stays up and the outputs already shown are kept).
@@ -7,13 +8,16 @@ Handlers in the tab modules are plain functions; these helpers keep them short a
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import functools
 import itertools
 import logging
 import os
+import random
 import shutil
 import tempfile
 import threading
+import zlib
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,7 +25,7 @@ import gradio as gr
 import numpy as np
 
 from .. import registry
-from ..video import MediaError, read_image
+from ..video import MediaError, read_image, read_video
 from ..weights import WeightsError
 
 log = logging.getLogger(__name__)
@@ -39,12 +43,16 @@ def random_weights() -> bool:
     return os.environ.get(RANDOM_WEIGHTS_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
-def get_model(name: str) -> Any:
-    """The inference pipeline of registry model `name`: shipped weights, or a random 'tiny' one if asked; cached."""
-    key = (name, random_weights())
+def get_model(name: str, variant: str | None = None) -> Any:
+    """The inference pipeline of registry model `name` (its default weights, or weights/<name>/<variant>): shipped
+    weights, or a random 'tiny' one if asked (each variant its own random init, so two variants differ); cached."""
+    # The default variant keeps the key (name, random) that tests patch; other variants are "name/variant".
+    key = (name if variant is None else f"{name}/{variant}", random_weights())
     with _MODELS_LOCK:  # two first requests at once must not load twice
         if key not in _MODELS:
-            _MODELS[key] = registry.random_pipeline(name, "tiny") if key[1] else registry.load(name)
+            seed = 0 if variant is None else zlib.crc32(variant.encode())
+            _MODELS[key] = registry.random_pipeline(name, "tiny", seed=seed) if key[1] else \
+                registry.load(name, variant)
         return _MODELS[key]
 
 
@@ -53,33 +61,58 @@ def loaded_models() -> list[tuple[str, bool]]:
     return list(_MODELS)
 
 
-def model_card(name: str) -> dict[str, Any] | None:
+def model_card(name: str, variant: str | None = None) -> dict[str, Any] | None:
     """The shipped weights' card (a small JSON, read without loading the weights), or None if there is none."""
     from ..weights import read_card
 
     try:
-        return read_card(registry.weights_path(name))
+        return read_card(registry.weights_path(name, variant))
     except (WeightsError, OSError, ValueError):
         return None
 
 
-def weights_status(name: str) -> str:
+def model_config(name: str, variant: str | None = None) -> dict[str, Any]:
+    """The config of the model a tab runs, read without loading it: the shipped card's settings over those of the
+    preset the tab would otherwise build (tiny with VSL_RANDOM_WEIGHTS, demo without)."""
+    random = random_weights()
+    cfg, _ = registry.get(name).preset("tiny" if random else "demo")
+    card = {} if random else (model_card(name, variant) or {})
+    shipped = card.get("config") if isinstance(card.get("config"), dict) else {}
+    return {**dataclasses.asdict(cfg), **shipped}
+
+
+def weights_status(name: str, variant: str | None = None) -> str:
     """One Markdown line on which weights the tab runs, so a missing file is visible before anyone clicks."""
     if random_weights():
         return (f"**Untrained weights** ({RANDOM_WEIGHTS_ENV} is set): the pictures below are noise-shaped on "
                 f"purpose; this mode is for trying the interface.")
-    path = registry.weights_path(name)
+    path = registry.weights_path(name, variant)
     if not path.is_file():
         shown = path.relative_to(registry.WEIGHTS_DIR.parent) if path.is_relative_to(registry.WEIGHTS_DIR.parent) \
             else path
         return (f"**Weights missing:** `{shown}` "
                 f"is not there yet. Train and export them (`python -m train.train {name} --preset demo`, then "
-                f"`python -m train.export <run_dir>`), or start the app with `{RANDOM_WEIGHTS_ENV}=1` to try the "
-                f"interface with an untrained model.")
-    card = model_card(name) or {}
+                f"`python -m train.export <run_dir>{f' --variant {variant}' if variant else ''}`), or start the "
+                f"app with `{RANDOM_WEIGHTS_ENV}=1` to try the interface with an untrained model.")
+    card = model_card(name, variant) or {}
     train = card.get("train") if isinstance(card.get("train"), dict) else {}
     return (f"Weights: `{path.name}` ({train.get('steps', '?')} training steps, {train.get('date', 'undated')}; "
             f"sha256 checked on load).")
+
+
+def about_model(name: str, how: str, measured_on: str) -> str:
+    """A tab's 'About this model' Markdown: how it works (`how`), the limitations (the shipped card's, else the
+    registry's), the card's numeric metrics with their protocol ('**Measured** (`measured_on`): ...'), the licence."""
+    spec = registry.get(name)
+    card = model_card(name) or {}
+    lines = [f"**How it works.** {how}", f"**Limitations.** {card.get('limitations') or spec.limitations}"]
+    metrics = card.get("metrics") or {}
+    shown = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+    if shown:
+        lines.append(f"**Measured** ({measured_on}): " + ", ".join(f"{k} {v}" for k, v in shown.items()) + ". "
+                     + str(metrics.get("protocol", "")))
+    lines.append(f"**Licence.** {card.get('license') or spec.license}")
+    return "\n\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -131,6 +164,94 @@ def load_user_image(path: str | Path | None, what: str = "photo") -> np.ndarray:
         return read_image(path)
     except MediaError as exc:
         raise gr.Error(str(exc), print_exception=False) from None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Videos
+
+MAX_FRAME_PIXELS = 2560 * 1440     # per uploaded frame: 49 decoded 1440p frames are ~550 MB already
+MIN_FRAME_SIDE = 16                # the generators downsample 2-4 times
+MAX_FPS = 60.0
+DEFAULT_FPS = 12.0
+
+
+def _probe_video(path: str | Path | None, what: str, works_at: str) -> Path:
+    """The upload's path, refused early if there is none, it is empty, or its frames are over MAX_FRAME_PIXELS
+    (checked from the stream header, before decoding dozens of them)."""
+    if path is None or str(path) == "":
+        raise gr.Error(f"No {what} yet: upload one.", print_exception=False)
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(f"No such video file: {path.name}")
+    if path.stat().st_size == 0:
+        raise MediaError(f"{path.name} is empty (0 bytes).")
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            streams = container.streams.video
+            if streams and streams[0].codec_context.width * streams[0].codec_context.height > MAX_FRAME_PIXELS:
+                w, h = streams[0].codec_context.width, streams[0].codec_context.height
+                raise MediaError(f"{path.name}: frames of {w}x{h} are too large for this demo (at most "
+                                 f"{MAX_FRAME_PIXELS / 1e6:.1f} megapixels, e.g. 2560x1440); it works at "
+                                 f"{works_at} anyway, so please downscale the video first.")
+    except av.error.FFmpegError:  # type: ignore[attr-defined]
+        pass                      # read_video says it in its own words
+    return path
+
+
+def read_user_video(path: str | Path | None, what: str, max_frames: int,
+                    works_at: str) -> tuple[np.ndarray, float, bool]:
+    """An uploaded video -> (frames uint8 (T, H, W, 3), fps, whether frames beyond `max_frames` were dropped).
+
+    MediaError / gr.Error saying why for a missing, empty, corrupt, oversized (MAX_FRAME_PIXELS per frame; the
+    message says the tab works at `works_at`, e.g. '256x128') or tiny (< MIN_FRAME_SIDE) video. The fps is made
+    sane (DEFAULT_FPS when unknown, at most MAX_FPS).
+    """
+    path = _probe_video(path, what, works_at)
+    frames, fps = read_video(path, max_frames=max_frames + 1)    # one more: tells whether the video was cut
+    if min(frames.shape[1:3]) < MIN_FRAME_SIDE:
+        raise MediaError(f"{path.name}: frames of {frames.shape[2]}x{frames.shape[1]} are too small (at least "
+                         f"{MIN_FRAME_SIDE} pixels per side).")
+    return frames[:max_frames], clean_fps(fps), len(frames) > max_frames
+
+
+def clean_fps(fps: float) -> float:
+    """A frame rate fit for the MP4s: DEFAULT_FPS when unknown or not positive, at most MAX_FPS."""
+    return min(float(fps), MAX_FPS) if np.isfinite(fps) and fps > 0 else DEFAULT_FPS
+
+
+def cut_note(dropped: bool, max_frames: int) -> str:
+    """' (first 48 frames used)' after the name of a video that `read_user_video` cut, else ''."""
+    return f" (first {max_frames} frames used)" if dropped else ""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Seeds
+
+MAX_SEED = 2**31 - 1
+
+
+def clean_seed(seed: Any) -> int:
+    """A seed as a gr.Number gives it (None, a float, a huge int) -> an int in [0, MAX_SEED]."""
+    if seed is None or (isinstance(seed, float) and not np.isfinite(seed)):
+        return 0
+    return int(seed) % (MAX_SEED + 1)
+
+
+def new_seed() -> int:
+    """A fresh random seed ('resample')."""
+    return random.randint(0, MAX_SEED)
+
+
+def seed_row(label: str, button: str, elem_prefix: str) -> tuple[gr.Number, gr.Button]:
+    """A seed box and its 'resample' button on one row (inside the caller's layout); elem ids <prefix>-seed and
+    <prefix>-resample."""
+    with gr.Row():
+        seed = gr.Number(0, label=label, precision=0, minimum=0, maximum=MAX_SEED, elem_id=f"{elem_prefix}-seed",
+                         scale=2)
+        resample = gr.Button(button, elem_id=f"{elem_prefix}-resample", scale=1)
+    return seed, resample
 
 
 # ---------------------------------------------------------------------------------------------------------------

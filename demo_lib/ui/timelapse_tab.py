@@ -10,7 +10,6 @@ as it moves, and a larger copy (RENDER_SIDE) for the day-cycle video.
 from __future__ import annotations
 
 import dataclasses
-import random
 import shutil
 import time
 from functools import lru_cache
@@ -31,7 +30,6 @@ GIF_SIDE = 384         # GIFs are big and slow to quantize: smaller
 WORK_SIZE = 256        # the generator's resolution (longest side); guided upsampling restores the detail
 STRIP_HOURS = (0.0, 3.0, 6.0, 9.0, 12.0, 15.0, 18.0, 21.0)
 VIDEO_FPS = 8
-MAX_SEED = 2**31 - 1
 
 
 @dataclasses.dataclass
@@ -79,12 +77,6 @@ def example_files() -> dict[str, str]:
 # Handlers
 
 
-def _seed(seed) -> int:
-    if seed is None or (isinstance(seed, float) and not np.isfinite(seed)):
-        return 0
-    return int(seed) % (MAX_SEED + 1)
-
-
 def _as_photo(image: np.ndarray, name: str) -> LoadedPhoto:
     full = fit_within(image, RENDER_SIDE)
     return LoadedPhoto(name=name, full=full, preview=fit_within(full, PREVIEW_SIDE))
@@ -119,15 +111,10 @@ def render_frame(photo: LoadedPhoto | None, hour: float, seed: int, guided: bool
     model = common.get_model(MODEL)
     hour = float(hour or 0.0) % 24.0           # the slider's 24:00 is the next midnight
     start = time.perf_counter()
-    frame = model.generate(photo.preview, [hour], seed=_seed(seed), guided=bool(guided), work_size=WORK_SIZE)[0]
-    info = (f"**{hhmm(hour)}** · seed {_seed(seed)} · {photo.name} · "
+    frame = model.generate(photo.preview, [hour], seed=common.clean_seed(seed), guided=bool(guided), work_size=WORK_SIZE)[0]
+    info = (f"**{hhmm(hour)}** · seed {common.clean_seed(seed)} · {photo.name} · "
             f"{timing(1, time.perf_counter() - start, model.device)} ({frame.shape[1]}x{frame.shape[0]})")
     return frame, info
-
-
-def new_seed() -> int:
-    """'Resample z': a fresh random seed (the Number's change event then re-renders)."""
-    return random.randint(0, MAX_SEED)
 
 
 @user_errors
@@ -137,7 +124,7 @@ def render_filmstrip(photo: LoadedPhoto | None, seed: int, guided: bool) -> list
         return []
     model = common.get_model(MODEL)
     small = fit_within(photo.preview, 192)
-    frames = model.generate(small, list(STRIP_HOURS), seed=_seed(seed), guided=bool(guided), work_size=WORK_SIZE)
+    frames = model.generate(small, list(STRIP_HOURS), seed=common.clean_seed(seed), guided=bool(guided), work_size=WORK_SIZE)
     return [(f, hhmm(h)) for f, h in zip(frames, STRIP_HOURS)]
 
 
@@ -154,7 +141,7 @@ def render_day_cycle(photo: LoadedPhoto | None, n_frames: int, seed: int, guided
     hours = [24.0 * i / n for i in range(n)]   # 00:00 up to, not including, the next midnight: it loops
     progress((0, n), desc="Rendering frames", unit="frames")
     start = time.perf_counter()
-    frames = model.generate(photo.full, hours, seed=_seed(seed), guided=bool(guided), work_size=WORK_SIZE, chunk=4,
+    frames = model.generate(photo.full, hours, seed=common.clean_seed(seed), guided=bool(guided), work_size=WORK_SIZE, chunk=4,
                             progress=lambda done, total: progress((done, total), desc="Rendering frames",
                                                                   unit="frames"))
     render_s = time.perf_counter() - start
@@ -164,7 +151,7 @@ def render_day_cycle(photo: LoadedPhoto | None, n_frames: int, seed: int, guided
     gif_frames = np.stack([fit_within(f, GIF_SIDE) for f in frames])
     gif = write_gif(gif_frames, common.output_path("timelapse-day", ".gif"), fps=VIDEO_FPS)
     info = (f"{timing(n, render_s, model.device)} at {frames.shape[2]}x{frames.shape[1]} "
-            f"(seed {_seed(seed)}, guided upsampling {'on' if guided else 'off'}); "
+            f"(seed {common.clean_seed(seed)}, guided upsampling {'on' if guided else 'off'}); "
             f"MP4 + GIF encoded in {time.perf_counter() - start:.2f} s.")
     return str(mp4), [str(gif), str(mp4)], info
 
@@ -223,10 +210,7 @@ def build(demo: gr.Blocks | None = None) -> None:
                              elem_id="tl-frame")
             hour = gr.Slider(0, 24, value=9.0, step=0.25, label="Time of day (hours; 6.5 = 06:30)",
                              elem_id="tl-hour")
-            with gr.Row():
-                seed = gr.Number(0, label="Seed (picks z)", precision=0, minimum=0, maximum=MAX_SEED,
-                                 elem_id="tl-seed", scale=2)
-                resample = gr.Button("Resample z", elem_id="tl-resample", scale=1)
+            seed, resample = common.seed_row("Seed (picks z)", "Resample z", "tl")
             guided = gr.Checkbox(True, label="Guided upsampling",
                                  info="Transfer the generator's low-resolution colour change onto the full-resolution "
                                       "photo (keeps its detail). Off: plain bilinear upsampling of the output.",
@@ -265,7 +249,7 @@ def build(demo: gr.Blocks | None = None) -> None:
     # As the slider moves: only the latest position is rendered once the previous frame is done.
     hour.change(trigger_mode="always_last", **frame_kw)
     gr.on([seed.change, guided.change], trigger_mode="always_last", **frame_kw).success(**strip_kw)
-    resample.click(new_seed, None, seed, show_progress="hidden")   # seed.change above re-renders
+    resample.click(common.new_seed, None, seed, show_progress="hidden")   # seed.change above re-renders
     render.click(render_day_cycle, [photo, n_frames, seed, guided], [video, files, render_info],
                  concurrency_id="timelapse_render", concurrency_limit=1)
     if demo is not None and names:

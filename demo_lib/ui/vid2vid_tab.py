@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import random
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -27,7 +26,7 @@ import numpy as np
 
 from .. import registry
 from ..data import cityscapes as cs
-from ..video import MediaError, read_video, resize_image, write_mp4
+from ..video import resize_image, write_mp4
 from ..weights import WeightsError
 from . import common
 from .common import timing, user_errors
@@ -36,9 +35,6 @@ MODEL = "vid2vid"
 SEGMENTER = "street_segmenter"
 MAX_FRAMES = 48                    # frames used from an upload (the generator makes them one after the other)
 EXAMPLE_FRAMES = 24
-MAX_FRAME_PIXELS = 2560 * 1440     # per uploaded frame: 49 decoded 1440p frames are ~550 MB already
-MAX_FPS = 60.0
-MAX_SEED = 2**31 - 1
 # The brush colours: the 19 classes Cityscapes scores, then a few more that street label maps use.
 PAINT_IDS: tuple[int, ...] = cs.EVAL_IDS + (9, 6, 5, 0)     # + parking, ground, dynamic, unlabeled
 
@@ -82,8 +78,7 @@ def _frozen(array: np.ndarray) -> np.ndarray:
 def _new_video(name: str, labels: np.ndarray, instances: np.ndarray | None, fps: float) -> StreetVideo:
     labels = _frozen(np.asarray(labels, np.uint8))
     instances = _frozen(np.zeros(labels.shape, np.int32) if instances is None else np.asarray(instances, np.int32))
-    fps = float(fps) if np.isfinite(fps) and fps > 0 else 12.0
-    return StreetVideo(name, labels, labels, instances, instances, fps=min(fps, MAX_FPS))
+    return StreetVideo(name, labels, labels, instances, instances, fps=common.clean_fps(fps))
 
 
 def _require(video: StreetVideo | None) -> StreetVideo:
@@ -184,41 +179,11 @@ def read_example(name: str) -> StreetVideo:
     raise gr.Error(f"Unknown example {name!r}.", print_exception=False)
 
 
-def _probe(path: str | Path | None, what: str) -> Path:
-    """The upload's path, refused early if there is none, it is empty, or its frames are too large to decode 48 of."""
-    if path is None or str(path) == "":
-        raise gr.Error(f"No {what} yet: upload one.", print_exception=False)
-    path = Path(path)
-    if not path.is_file():
-        raise MediaError(f"No such video file: {path.name}")
-    if path.stat().st_size == 0:
-        raise MediaError(f"{path.name} is empty (0 bytes).")
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            streams = container.streams.video
-            if streams and streams[0].codec_context.width * streams[0].codec_context.height > MAX_FRAME_PIXELS:
-                w, h = streams[0].codec_context.width, streams[0].codec_context.height
-                raise MediaError(f"{path.name}: frames of {w}x{h} are too large for this demo (at most "
-                                 f"{MAX_FRAME_PIXELS / 1e6:.1f} megapixels, e.g. 2560x1440); it works at "
-                                 f"{work_size()[1]}x{work_size()[0]} anyway, so please downscale the video first.")
-    except av.error.FFmpegError:  # type: ignore[attr-defined]
-        pass                      # read_video says it in its own words
-    return path
-
-
-def _read_frames(path: Path) -> tuple[np.ndarray, float, bool]:
-    """(frames uint8 (T, H, W, 3), fps, whether frames beyond MAX_FRAMES were dropped)."""
-    frames, fps = read_video(path, max_frames=MAX_FRAMES + 1)
-    if min(frames.shape[1:3]) < 16:
-        raise MediaError(f"{path.name}: frames of {frames.shape[2]}x{frames.shape[1]} are too small (at least 16 "
-                         f"pixels per side).")
-    return frames[:MAX_FRAMES], fps, len(frames) > MAX_FRAMES
-
-
-def _cut_note(dropped: bool) -> str:
-    return f" (first {MAX_FRAMES} frames used)" if dropped else ""
+def _read_frames(path: str | None, what: str) -> tuple[np.ndarray, float, str]:
+    """An upload -> (at most MAX_FRAMES frames uint8 (T, H, W, 3), fps, its name with a note if it was cut)."""
+    h, w = work_size()
+    frames, fps, dropped = common.read_user_video(path, what, MAX_FRAMES, works_at=f"{w}x{h}")
+    return frames, fps, Path(path).name + common.cut_note(dropped, MAX_FRAMES)
 
 
 def center_crop(frames: np.ndarray, aspect: float) -> np.ndarray:
@@ -242,30 +207,28 @@ def _resize_nearest(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 @user_errors
 def read_label_video(path: str | None) -> StreetVideo:
     """An uploaded colour-coded label video (Cityscapes palette) -> the video state (no instance maps)."""
-    path = _probe(path, "label video")
-    frames, fps, dropped = _read_frames(path)
+    frames, fps, name = _read_frames(path, "label video")
     h, w = work_size()
     small = _resize_nearest(center_crop(frames, w / h), (h, w))
     try:
         labels = cs.labels_from_video_colors(small)
     except cs.LabelColorError as exc:
-        raise gr.Error(f"{path.name} is not a Cityscapes label video: {exc} Upload a real street video in the "
-                       f"other box instead to have it labelled by the segmenter.", print_exception=False) from None
-    return _new_video(path.name + _cut_note(dropped), labels, None, fps)
+        raise gr.Error(f"{Path(path).name} is not a Cityscapes label video: {exc} Upload a real street video in "
+                       f"the other box instead to have it labelled by the segmenter.", print_exception=False) from None
+    return _new_video(name, labels, None, fps)
 
 
 @user_errors
 def read_real_video(path: str | None, progress: gr.Progress = gr.Progress()) -> StreetVideo:  # noqa: B008
     """An uploaded street video -> label maps by the street segmenter -> the video state (no instance maps)."""
-    path = _probe(path, "street video")
-    frames, fps, dropped = _read_frames(path)
+    frames, fps, name = _read_frames(path, "street video")
     h, w = work_size()
     small = np.stack([resize_image(f, (h, w)) for f in center_crop(frames, w / h)])
     segmenter = common.get_model(SEGMENTER)
     progress((0, len(small)), desc="Labelling frames", unit="frames")
     labels = segmenter.segment(small, progress=lambda done, total: progress((done, total), desc="Labelling frames",
                                                                             unit="frames"))
-    return _new_video(f"{path.name}, labelled by the segmenter{_cut_note(dropped)}", labels, None, fps)
+    return _new_video(f"{name}, labelled by the segmenter", labels, None, fps)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -515,7 +478,7 @@ def new_class_style(video: StreetVideo | None, style_class) -> tuple[StreetVideo
 def resample_styles(video: StreetVideo | None, seed: int | None = None) -> tuple[StreetVideo, str]:
     """A new style for every class: a fresh seed, and no per-class overrides."""
     video = _require(video)
-    seed = random.randint(0, MAX_SEED) if seed is None else int(seed) % (MAX_SEED + 1)
+    seed = common.new_seed() if seed is None else common.clean_seed(seed)
     new = dataclasses.replace(video, style_seed=seed, styles=())
     return new, styles_markdown(new)
 
@@ -585,26 +548,15 @@ frame slider drops strokes not yet applied.
 
 
 def about_markdown() -> str:
-    spec = registry.get(MODEL)
-    card = common.model_card(MODEL)
     h, w = work_size()
-    lines = [
-        "**How it works.** A sequential generator (L = 2): frame *t* is made from the label maps of frames "
+    return common.about_model(MODEL, (
+        "A sequential generator (L = 2): frame *t* is made from the label maps of frames "
         "*t-2..t* and the two frames made before it. Label and past-frame encoders are summed; an image head gives "
         "a hallucinated frame *h*, a flow head a flow *w* and an occlusion mask *m*, and the output is "
         "*(1 - m) warp(x<sub>t-1</sub>, w) + m h* (paper, eq. 4). Foreground classes (cars, people, ...) come "
         "from a separate single-frame branch (eq. 5). Coarse-to-fine generator (a global generator plus a local "
         "enhancer); multi-scale image and video discriminators; per-class style clusters (K-means of an instance "
-        f"encoder's features) give multimodal synthesis. Works at {w}x{h} here.",
-        f"**Limitations.** {(card or {}).get('limitations') or spec.limitations}",
-    ]
-    metrics = (card or {}).get("metrics") or {}
-    shown = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
-    if shown:
-        lines.append("**Measured** (held-out video): " + ", ".join(f"{k} {v}" for k, v in shown.items()) + ". "
-                     + str(metrics.get("protocol", "")))
-    lines.append(f"**Licence.** {(card or {}).get('license') or spec.license}")
-    return "\n\n".join(lines)
+        f"encoder's features) give multimodal synthesis. Works at {w}x{h} here."), measured_on="held-out video")
 
 
 def build(demo: gr.Blocks | None = None) -> None:

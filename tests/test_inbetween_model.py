@@ -1,0 +1,236 @@
+"""Video inbetweening (Li, Roblek & Tagliasacchi 2019): shapes of every part and the paper's sizes, finite losses and
+gradients for each ablation, gates in [0, 1] and the fusion of eq. 4, the pipeline (keyframes at both ends, crops,
+seeds, determinism, bad input), a weights round trip and the evaluation. (Exact resume of the shared trainer is
+tested with the other models; the objective draws its noise from the global RNG like theirs.)"""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import check_phases
+
+from demo_lib import registry
+from demo_lib.models import inbetween as M
+from demo_lib.video import MediaError
+from demo_lib.weights import save_weights
+
+
+SPEC = registry.get("inbetween")
+TINY, _ = SPEC.preset("tiny")                           # frozen: safe to share between tests
+
+
+def random_clips(cfg, n=2, seed=0):
+    """A batch {"video": (n, 3, T, S, S)} of uniform noise in [-1, 1]."""
+    g = torch.Generator().manual_seed(seed)
+    return {"video": torch.rand(n, 3, cfg.frames, cfg.image_size, cfg.image_size, generator=g) * 2 - 1}
+
+
+def warmed_pipeline(cfg, seed=0):
+    """A tiny pipeline whose batch-norm statistics come from a few train-mode passes: with the initial statistics
+    an untrained G makes nearly constant grey, which would hide what these tests look for."""
+    torch.manual_seed(seed)
+    generator = M.InbetweenGenerator(cfg).train()
+    with torch.no_grad():
+        for _ in range(10):
+            x = torch.rand(4, 3, cfg.image_size, cfg.image_size) * 2 - 1
+            generator(x, x.flip(0), torch.randn(4, cfg.noise_dim))
+    return M.InbetweenPipeline(generator, cfg, torch.device("cpu"))
+
+
+def image(h, w, seed=0, channels=3):
+    """uint8 smooth random colour image (h, w, channels) (channels=0: greyscale (h, w))."""
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(1, max(channels, 1), 4, 4, generator=g)
+    out = (torch.nn.functional.interpolate(coarse, (h, w), mode="bilinear")[0] * 255).round().byte()
+    return out[0].numpy() if channels == 0 else out.permute(1, 2, 0).numpy()
+
+
+def test_shapes_of_every_part():
+    cfg = TINY
+    torch.manual_seed(0)
+    G = M.InbetweenGenerator(cfg)
+    B, S, T, h = 3, cfg.image_size, cfg.frames, cfg.latent_size
+    start, end, u = torch.rand(B, 3, S, S) * 2 - 1, torch.rand(B, 3, S, S) * 2 - 1, torch.randn(B, cfg.noise_dim)
+    z_start = G.encoder(start)
+    assert z_start.shape == (B, cfg.latent_channels, h, h)
+    z, gates = G.latent(z_start, G.encoder(end), u)
+    assert z.shape == (B, cfg.latent_channels, T, h, h)
+    assert len(gates) == len(cfg.stage_frames) * cfg.blocks_per_stage
+    assert [g_s.shape[-1] for g_s, _ in gates] == [t for t in cfg.stage_frames for _ in range(cfg.blocks_per_stage)]
+    video, _ = G(start, end, u)
+    assert video.shape == (B, 3, T, S, S) and video.abs().max() <= 1
+    clip = M.with_keyframes(video, start, end)
+    assert torch.equal(clip[:, :, 0], start) and torch.equal(clip[:, :, -1], end)
+    assert torch.equal(clip[:, :, 1:-1], video[:, :, 1:-1])
+    assert M.InbetweenVideoDiscriminator(cfg)(clip).shape == (B, 1)
+    assert M.inbetween_frames(clip).shape == (B * (T - 2), 3, S, S)
+    assert M.InbetweenImageDiscriminator(cfg)(M.inbetween_frames(clip)).shape == (B * (T - 2), 1)
+
+
+def test_the_paper_configuration_has_the_papers_sizes():
+    cfg = M.InbetweenConfig()
+    assert cfg.stage_frames == (4, 8, 16) and cfg.latent_size == 8          # T/4 -> T/2 -> T, 64 px -> 8 x 8
+    counts = M.parameter_counts(M.build_nets(cfg))
+    assert round(counts["G.encoder"] / 1e6, 2) == 1.58                      # the paper's tables (appendix)
+    assert round(counts["D_video"] / 1e6, 2) == 11.06
+    assert 4.6e6 < counts["G.decoder"] < 4.9e6 and 6.0e6 < counts["D_image"] < 6.2e6
+    assert len(M.InbetweenGenerator(cfg).latent.stages) * cfg.blocks_per_stage == 24
+
+
+@pytest.mark.parametrize("variant", M.VARIANTS)
+def test_every_phase_gives_finite_losses_and_gradients(variant):
+    cfg = dataclasses.replace(TINY, variant=variant)
+    phases, ema = SPEC.build_objective(cfg)
+    assert [p.name for p in phases] == ["G", "D"] and ema == ("G",)
+    torch.manual_seed(0)
+    batch = random_clips(cfg)                           # every part of every net is used: every_parameter
+    logs, state = check_phases(SPEC.build_nets(cfg), phases, batch, every_parameter=True)
+    assert set(logs["G"]) == {"adv_video", "adv_image"} and set(logs["D"]) == {"video", "image"}
+    real = batch["video"]
+    assert torch.equal(state["fake"][:, :, 0], real[:, :, 0]) and torch.equal(state["fake"][:, :, -1], real[:, :, -1])
+
+
+def test_non_saturating_losses_by_hand():
+    torch.manual_seed(0)
+    nets, batch = SPEC.build_nets(TINY), random_clips(TINY)
+    objective = M.InbetweenObjective(TINY)
+    state = {}
+    _, g_logs = objective.generator_loss(nets, batch, state)
+    fake = state["fake"]
+    softplus = torch.nn.functional.softplus
+    with torch.no_grad():
+        assert torch.isclose(g_logs["adv_video"], softplus(-nets["D_video"](fake)).mean())
+        _, d_logs = objective.discriminator_loss(nets, batch, state)
+        real_logits, fake_logits = (nets["D_image"](M.inbetween_frames(v)) for v in (batch["video"], fake))
+        assert torch.isclose(d_logs["image"], softplus(-real_logits).mean() + softplus(fake_logits).mean())
+
+
+def test_gates_lie_in_the_unit_interval():
+    cfg = TINY
+    torch.manual_seed(0)
+    G = M.InbetweenGenerator(cfg)
+    S = cfg.image_size
+    x = torch.rand(2, 3, S, S) * 2 - 1
+    for scale in (1.0, 100.0):                          # saturating gates stay in [0, 1]
+        with torch.no_grad():
+            _, gates = G(x, x.flip(0), scale * torch.randn(2, cfg.noise_dim))
+        for g_s, g_e in gates:
+            assert g_s.shape == g_e.shape == (2, cfg.latent_channels, g_s.shape[-1])
+            assert 0 <= float(g_s.min()) and float(g_s.max()) <= 1 and 0 <= float(g_e.min()) and float(g_e.max()) <= 1
+
+
+def test_fusion_of_eq_4():
+    torch.manual_seed(0)
+    z = torch.randn(2, 5, 4, 3, 3)
+    g_s, g_e = torch.rand(2, 5, 4, 1, 1) / 2, torch.rand(2, 5, 4, 1, 1) / 2       # g_s + g_e <= 1
+    # One representation everywhere, no noise: the weights sum to 1 and eq. 4 returns it unchanged.
+    assert torch.allclose(M.gated_fusion(z[:, :, :1], z[:, :, :1], z, g_s * 0 + 1, g_e * 0, 0.0),
+                          z[:, :, :1].expand_as(z))
+    same = z[:, :, :1].expand_as(z)
+    assert torch.allclose(M.gated_fusion(same[:, :, :1], same[:, :, :1], same, g_s, g_e), same, atol=1e-6)
+    # Gates summing past 1 keep nothing of z_prev: max(0, 1 - g_s - g_e) = 0.
+    big = torch.full_like(g_s, 0.8)
+    assert torch.allclose(M.gated_fusion(same[:, :, :1], same[:, :, :1], torch.randn_like(z), big, big), 1.6 * same)
+    # Closed gates pass z_prev (plus the noise) through.
+    noise = torch.randn(2, 5, 4, 1, 1)
+    assert torch.equal(M.gated_fusion(z[:, :, :1], z[:, :, -1:], z, 0 * g_s, 0 * g_e, noise), z + noise)
+
+
+def test_each_block_fuses_with_its_own_gates_and_noise():
+    cfg = TINY
+    torch.manual_seed(0)
+    c, t, h = cfg.latent_channels, cfg.stage_frames[-1], cfg.latent_size
+    z_s, z_e, z_prev, u = torch.randn(2, c, h, h), torch.randn(2, c, h, h), torch.randn(2, c, t, h, h), \
+        torch.randn(2, cfg.noise_dim)
+    block = M.InbetweenLatentBlock(cfg, t)
+    z_in, (g_s, g_e) = block.fuse(z_prev, z_s, z_e, u)
+    g_s2, g_e2, noise = block.inputs(u)
+    tile = lambda x: x[..., None, None]  # noqa: E731
+    expected = tile(g_s2) * z_s[:, :, None] + tile(g_e2) * z_e[:, :, None] \
+        + torch.clamp(1 - tile(g_s2) - tile(g_e2), min=0) * z_prev + tile(noise)
+    assert torch.equal(g_s, g_s2) and torch.allclose(z_in, expected, atol=1e-6)
+    plain = M.InbetweenLatentBlock(cfg, t, fusion=False)
+    z_in, gates = plain.fuse(z_prev, z_s, z_e, u)
+    assert gates is None and torch.allclose(z_in, z_prev + tile(plain.inputs(u)[2]))
+
+
+def test_keyframes_at_both_ends_and_crops_reported():
+    cfg = TINY
+    pipe = warmed_pipeline(cfg)
+    S, T = cfg.image_size, cfg.frames
+    start, end = image(40, 60, seed=1), image(50, 30, seed=2, channels=0)           # landscape RGB, portrait grey
+    result = pipe.synthesize(start, end, num_samples=3, seed=5)
+    assert result.frames.shape == (3, T, S, S, 3) and result.frames.dtype == np.uint8
+    assert result.start_crop == M.CropBox(10, 0, 50, 40) and result.end_crop == M.CropBox(0, 10, 30, 40)
+    expected_start, _ = M.center_square(start, S)
+    expected_end, _ = M.center_square(np.repeat(end[..., None], 3, axis=2), S)
+    assert all(np.array_equal(clip[0], expected_start) and np.array_equal(clip[-1], expected_end)
+               for clip in result.frames)
+    assert len(result.gates) == 3 * cfg.blocks_per_stage and result.gates[0].shape == (3, 2, cfg.stage_frames[0])
+    assert np.array_equal(result.frames, pipe.generate(start, end, num_samples=3, seed=5))
+
+
+def test_generation_is_deterministic_and_seeds_vary_the_middle():
+    cfg = TINY
+    pipe = warmed_pipeline(cfg)
+    start, end = image(32, 32, seed=3), image(32, 32, seed=4)
+    a = pipe.generate(start, end, num_samples=2, seed=1)
+    assert np.array_equal(a, pipe.generate(start, end, num_samples=2, seed=1))
+    assert np.array_equal(a, warmed_pipeline(cfg).generate(start, end, num_samples=2, seed=1))   # rebuilt: same
+    b = pipe.generate(start, end, num_samples=1, seed=2)
+    assert np.array_equal(a[1], b[0])                                  # sample k of seed s = sample 0 of seed s + k
+    assert not np.array_equal(a[0, 1:-1], a[1, 1:-1])                  # different noise, different middles
+    assert np.array_equal(a[0, [0, -1]], a[1, [0, -1]])                # ... and the same keyframes
+
+
+def test_linear_blend_baseline():
+    cfg = TINY
+    x_s, x_e = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)
+    blend = M.linear_blend(x_s, x_e, 5)
+    assert blend.shape == (2, 3, 5, 8, 8) and torch.equal(blend[:, :, 0], x_s)
+    assert torch.allclose(blend[:, :, -1], x_e) and torch.allclose(blend[:, :, 2], (x_s + x_e) / 2)
+    pipe = warmed_pipeline(cfg)
+    frames = pipe.blend(image(32, 32, 1), image(32, 32, 2))
+    assert frames.shape == (cfg.frames, cfg.image_size, cfg.image_size, 3)
+
+
+@pytest.mark.parametrize("start, kwargs, error, message", [
+    ([[0]], {}, MediaError, "could not be read"),
+    (np.zeros((4, 40, 3), np.uint8), {}, MediaError, "too small"),
+    (np.zeros((20, 20, 2), np.uint8), {}, MediaError, "RGB"),
+    (np.zeros((20, 20, 3), np.uint8), {"num_samples": 0}, ValueError, "at least 1"),
+])
+def test_bad_input_gets_a_clear_message(start, kwargs, error, message):
+    pipe = registry.random_pipeline("inbetween", "tiny")
+    with pytest.raises(error, match=message):
+        pipe.generate(start, np.zeros((20, 20, 3), np.uint8), **kwargs)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"frames": 10}, "multiple of 4"), ({"variant": "fusionless"}, "variant"), ({"dataset": "ucf101"}, "dataset"),
+    ({"decoder_channels": (8, 4)}, "one entry per encoder stage"), ({"image_size": 36}, "divisible"),
+    ({"d_video_layers": 3}, "shorten time"),
+])
+def test_config_checks_its_values(changes, message):
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(TINY, **changes)
+
+
+def test_weights_round_trip_with_batch_norm_statistics_and_no_discriminators(tmp_path):
+    cfg = TINY
+    pipe = warmed_pipeline(cfg)                         # running statistics differ from their initial values
+    card = {"model": "inbetween", "variant": "t", "paper": {}, "config": dataclasses.asdict(cfg), "train": {},
+            "metrics": {}, "license": "MIT", "limitations": ""}
+    loaded = registry.pipeline_from_file("inbetween", save_weights(pipe.generator.state_dict(), tmp_path / "t", card))
+    kinds = {type(m) for m in loaded.generator.modules()}
+    assert M.InbetweenGenerator in kinds and not kinds & {M.InbetweenVideoDiscriminator, M.InbetweenImageDiscriminator}
+    start, end = image(32, 32, 1), image(32, 32, 2)
+    assert np.array_equal(loaded.generate(start, end, 2, seed=3), pipe.generate(start, end, 2, seed=3))
+
+
+def test_evaluation_scores_samples_and_the_blend_baseline():
+    metrics = SPEC.evaluate(registry.random_pipeline("inbetween", "tiny"), 2)
+    assert {"ssim_mean", "ssim_best_of_10", "ssim_linear_blend", "ssim_flow_interpolation", "protocol"} <= set(metrics)
+    assert metrics["ssim_best_of_10"] >= metrics["ssim_mean"] and 0 < metrics["ssim_linear_blend"] <= 1
