@@ -452,8 +452,11 @@ def _inbetween_demo() -> tuple[inbetween.InbetweenConfig, TrainConfig]:
     # with 4 of the 8 blocks per stage and about half of its G widths: G 2.30 M parameters (encoder 0.40 M, latent
     # generator 1.21 M, decoder 0.69 M; the paper's 14.26 M), D_video 2.78 M, D_image 1.54 M. Measured on this
     # CPU (AMD EPYC, one thread, beside another training job): one 16-frame sample through
-    # InbetweenPipeline.generate 114 ms median of 15 (110-127 ms), 147 ms (118-170 ms) under a heavier load; one
-    # G + D step at batch 4 ~2.7 s. The rate is above the paper's 5e-5 for a short CPU run (not tuned yet).
+    # InbetweenPipeline.generate 114 ms median of 15 (110-127 ms), 147 ms (118-170 ms) under a heavier load; 109 ms
+    # median of 15 on two free threads. One G + D step at batch 4: ~2.7 s on one busy thread, ~2.0 s on two free
+    # threads. The rate is above the paper's 5e-5 for a short CPU run (not tuned yet). A first run of this preset,
+    # stopped at step 500, drew colour checkerboards without the background (SSIM 0.27 against 0.79 for
+    # blending): not shipped; see weights/inbetween/README.md.
     return (inbetween.InbetweenConfig(encoder_channels=(32, 64, 128), latent_channels=32, blocks_per_stage=4,
                                       decoder_channels=(96, 48, 24), d_video_channels=32, d_image_channels=32),
             TrainConfig(steps=2000, batch_size=4, lr_g=1e-4, lr_d=1e-4, log_every=10, ckpt_every=250))
