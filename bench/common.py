@@ -16,6 +16,26 @@ import torch
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def load_shipped(model: str, expected: dict[str, dict[str, Any]], device: str) -> tuple[dict[str, Any], list[str]]:
+    """The shipped weights of `model` named in `expected` (variant -> config values its card must hold), as
+    {variant: pipeline}, and the file names of those not shipped. A file whose config disagrees stops the run:
+    a benchmark row must never be labelled with a setting its weights were not trained with."""
+    from demo_lib import registry
+
+    pipelines, missing = {}, []
+    for variant, settings in expected.items():
+        path = registry.weights_path(model, variant)
+        if not path.is_file():
+            missing.append(path.name)
+            continue
+        pipeline = registry.pipeline_from_file(model, path, device)
+        found = {key: getattr(pipeline.cfg, key) for key in settings}
+        if found != settings:
+            raise SystemExit(f"{path.name} was trained with {found}; expected {settings}")
+        pipelines[variant] = pipeline
+    return pipelines, missing
+
+
 def median_seconds_interleaved(fns: dict[str, Callable[[], Any]], repeats: int = 5,
                                warmup: int = 1) -> dict[str, dict[str, float]]:
     """Median (and min/max) wall time of each of `fns` over `repeats` rounds after `warmup` rounds; every round runs

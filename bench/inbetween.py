@@ -48,7 +48,7 @@ import zlib
 import numpy as np
 import torch
 
-from bench.common import environment, median_seconds_interleaved, write_results
+from bench.common import environment, load_shipped, median_seconds_interleaved, write_results
 from demo_lib import registry
 from demo_lib.data import inbetween_data
 from demo_lib.flow import dis_flow_video
@@ -73,18 +73,8 @@ def label(name: str) -> str:
 
 def load_models(device: str) -> tuple[dict[str, inbetween.InbetweenPipeline], list[str]]:
     """The shipped models (weights file name -> pipeline) and the file names of the missing ones."""
-    models, missing = {}, []
-    for name, (_, dataset, variant) in VARIANTS.items():
-        path = registry.weights_path(MODEL, name)
-        if not path.is_file():
-            missing.append(path.name)
-            continue
-        p = registry.pipeline_from_file(MODEL, path, device)
-        if (p.cfg.dataset, p.cfg.variant) != (dataset, variant):
-            raise SystemExit(f"{path.name} holds a {p.cfg.variant} model of {p.cfg.dataset} clips; expected "
-                             f"{variant} on {dataset}")
-        models[name] = p
-    return models, missing
+    expected = {name: {"dataset": dataset, "variant": variant} for name, (_, dataset, variant) in VARIANTS.items()}
+    return load_shipped(MODEL, expected, device)
 
 
 def random_models(preset: str, device: str, overrides: tuple[str, ...] = ()) -> dict[str, inbetween.InbetweenPipeline]:

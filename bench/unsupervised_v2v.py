@@ -26,7 +26,7 @@ import argparse
 
 import numpy as np
 
-from bench.common import environment, median_seconds_interleaved, write_results
+from bench.common import environment, load_shipped, median_seconds_interleaved, write_results
 from demo_lib import registry
 from demo_lib.data import paintings
 
@@ -38,20 +38,12 @@ SPEED_SIZE, SPEED_FRAMES = 256, 16
 
 def load_variants(device: str) -> dict[str, object]:
     """'lambda_t = x' -> pipeline, for every variant that is shipped; the card's lambda_temporal must match."""
-    out = {}
-    for variant, lambda_t in VARIANTS.items():
-        path = registry.weights_path(MODEL, variant)
-        if not path.is_file():
-            print(f"skipping {variant}: {path} is missing", flush=True)
-            continue
-        pipeline = registry.pipeline_from_file(MODEL, path, device)
-        if pipeline.cfg.lambda_temporal != lambda_t:
-            raise SystemExit(f"{path.name} was trained with lambda_temporal={pipeline.cfg.lambda_temporal}, "
-                             f"expected {lambda_t}")
-        out[f"lambda_t = {lambda_t:g}"] = pipeline
-    if not out:
+    shipped, missing = load_shipped(MODEL, {v: {"lambda_temporal": lt} for v, lt in VARIANTS.items()}, device)
+    if missing:
+        print(f"skipping the missing {', '.join(missing)}", flush=True)
+    if not shipped:
         raise SystemExit("no munit_video weights: train and export them (see weights/munit_video/README.md)")
-    return out
+    return {f"lambda_t = {VARIANTS[variant]:g}": pipeline for variant, pipeline in shipped.items()}
 
 
 def speed(pipeline, repeats: int) -> dict[str, dict[str, float]]:

@@ -81,6 +81,13 @@ def model_config(name: str, variant: str | None = None) -> dict[str, Any]:
     return {**dataclasses.asdict(cfg), **shipped}
 
 
+def how_to_get_weights(name: str, variant: str | None = None) -> str:
+    """The sentence that says how to make missing weights, or how to try the interface without them."""
+    return (f"Train and export them (`python -m train.train {name} --preset demo`, then "
+            f"`python -m train.export <run_dir>{f' --variant {variant}' if variant else ''}`), or start the app "
+            f"with `{RANDOM_WEIGHTS_ENV}=1` to try the interface with an untrained model.")
+
+
 def weights_status(name: str, variant: str | None = None) -> str:
     """One Markdown line on which weights the tab runs, so a missing file is visible before anyone clicks."""
     if random_weights():
@@ -90,10 +97,7 @@ def weights_status(name: str, variant: str | None = None) -> str:
     if not path.is_file():
         shown = path.relative_to(registry.WEIGHTS_DIR.parent) if path.is_relative_to(registry.WEIGHTS_DIR.parent) \
             else path
-        return (f"**Weights missing:** `{shown}` "
-                f"is not there yet. Train and export them (`python -m train.train {name} --preset demo`, then "
-                f"`python -m train.export <run_dir>{f' --variant {variant}' if variant else ''}`), or start the "
-                f"app with `{RANDOM_WEIGHTS_ENV}=1` to try the interface with an untrained model.")
+        return f"**Weights missing:** `{shown}` is not there yet. {how_to_get_weights(name, variant)}"
     card = model_card(name, variant) or {}
     train = card.get("train") if isinstance(card.get("train"), dict) else {}
     return (f"Weights: `{path.name}` ({train.get('steps', '?')} training steps, {train.get('date', 'undated')}; "

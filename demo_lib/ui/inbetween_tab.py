@@ -119,11 +119,8 @@ def _pipeline(variant: str | None):
     default = registry.get(MODEL).default_variant
     offered = [v for _, v in available_models()]
     if not offered:
-        raise WeightsError(
-            "No trained inbetweening model is shipped yet (weights/inbetween/ holds no .safetensors file). Train "
-            "and export one: `python -m train.train inbetween --preset demo`, then `python -m train.export "
-            "runs/inbetween-demo --variant demo`; or start the app with VSL_RANDOM_WEIGHTS=1 to try the interface "
-            "with an untrained model.")
+        raise WeightsError("No trained inbetweening model is shipped yet (weights/inbetween/ holds no "
+                           f".safetensors file). {common.how_to_get_weights(MODEL, default)}")
     if variant and variant not in offered:
         raise ValueError(f"Unknown model {variant!r}; choose one of: {', '.join(offered)}.")
     return common.get_model(MODEL, None if (variant or default) == default else variant)
