@@ -3,6 +3,7 @@
     python -m bench.inbetween                           # shipped weights/inbetween/*; bench/results/inbetween.*
     python -m bench.inbetween --i3d i3d_kinetics400.safetensors        # adds FVD on I3D (a file you supply)
     python -m bench.inbetween --device cuda
+    python -m bench.inbetween --record                  # also writes each model's rows into its card (metrics.benchmark)
     python -m bench.inbetween --random-weights demo     # untrained nets: runs the protocol, times the demo size;
                                                         # bench/results/inbetween_random_demo.* (numbers mean nothing)
 
@@ -42,6 +43,7 @@ roughly 15-20 minutes. --samples, --clips, --real-clips and --fvd-clips scale it
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 import zlib
 
@@ -54,6 +56,7 @@ from demo_lib.data import inbetween_data
 from demo_lib.flow import dis_flow_video
 from demo_lib.metrics import frechet_distance, video_features
 from demo_lib.models import inbetween
+from demo_lib.weights import record_in_card
 
 MODEL = "inbetween"
 # weights file -> (label, dataset, config variant); the card's config must agree.
@@ -249,6 +252,26 @@ def checks(results: dict) -> dict[str, str]:
     return out
 
 
+def card_summary(results: dict, name: str, command: str) -> dict:
+    """The rows of `results` that concern the shipped model `name`, for its card: its SSIM (best of N and mean) on
+    each test set next to the baselines, its FVD next to the other models', its speed, and the checks about it."""
+    ssim = {}
+    for test_set, s in results["ssim"].items():
+        for subset, part in s.get("subsets", {}).items():
+            if name in part["methods"]:
+                ssim[f"{test_set}, {subset} ({part['clips']} clips)"] = {
+                    m: v for m, v in part["methods"].items() if m == name or m in BASELINES}
+    fvd = results.get("fvd", {}).get("scores", {})
+    return {"command": command, "date": results["environment"].get("date", ""),
+            "samples_per_clip": results["samples"], "ssim_in_between_frames": ssim,
+            **({"fvd": fvd} if name in fvd else {}),
+            "seconds_per_sample": {d: round(sp[name]["median_s"], 4) for d, sp in results["speed"].items()
+                                   if name in sp},
+            "checks": {k: v for k, v in results["checks"].items() if k.startswith(f"{name}:")
+                       or (name in fvd and "ablations" in k)
+                       or (name == "demo" and "sample of the full model" in k)}}
+
+
 def markdown(results: dict, samples: int) -> list[str]:
     rows: list[str] = []
     if results.get("random_weights"):
@@ -312,6 +335,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--i3d", default=None, metavar="PATH", help="Kinetics-400 I3D weights (.safetensors or a "
                                                                     "torch state dict): adds FVD on I3D")
     parser.add_argument("--repeats", type=int, default=10, help="timed runs per model")
+    parser.add_argument("--record", action="store_true", help="write each shipped model's rows into its card")
     parser.add_argument("--random-weights", choices=("tiny", "demo"), default=None,
                         help="untrained models of this preset instead of the shipped files (tests, timing)")
     args = parser.parse_args(argv)
@@ -356,6 +380,12 @@ def main(argv: list[str] | None = None) -> dict:
     results["checks"] = checks(results)
     name = f"inbetween_random_{args.random_weights}" if args.random_weights else "inbetween"
     write_results(name, results, markdown(results, args.samples))
+    if args.record and not args.random_weights:
+        command = "python -m bench.inbetween " + " ".join(argv if argv is not None else sys.argv[1:])
+        for model_name in models:
+            record_in_card(registry.weights_path(MODEL, model_name), "benchmark", card_summary(results, model_name,
+                                                                                            command.strip()))
+            print(f"recorded in weights/{MODEL}/{model_name}.json (metrics.benchmark)", flush=True)
     return results
 
 

@@ -63,6 +63,14 @@ def read_card(path: str | Path) -> dict[str, Any]:
     return json.loads(card_path.read_text())
 
 
+def record_in_card(path: str | Path, key: str, value: Any) -> None:
+    """Add `value` under card["metrics"][key] of the weights at `path` (e.g. a benchmark's numbers measured after
+    export). The tensor file, and so the sha256, is untouched."""
+    card = read_card(path)
+    card.setdefault("metrics", {})[key] = value
+    Path(path).with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+
+
 def load_weights(path: str | Path, verify: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Load a state dict and its card; checks the sha256 and that the file's config equals the card's."""
     path = Path(path).with_suffix(".safetensors")

@@ -85,8 +85,11 @@ def test_examples_load_with_one_click(random_weights):
 
 def test_examples_work_without_the_shared_data(random_weights, monkeypatch):
     """The sky and street videos are not part of the project: without them, the procedural and pan pairs stay."""
-    monkeypatch.setattr(ib, "default_sky_timelapse_root", lambda: None)
-    monkeypatch.setattr(ib, "default_cityscapes_root", lambda: None)
+    from demo_lib.data import inbetween_data
+
+    monkeypatch.setattr(inbetween_data, "default_sky_timelapse_root", lambda: None)
+    monkeypatch.setattr(inbetween_data, "default_cityscapes_root", lambda: None)
+    assert inbetween_data.real_sources() == {"street": [], "sky": []} and inbetween_data.real_clips(4) == []
     ib._examples.cache_clear()
     try:
         names = list(ib.examples())

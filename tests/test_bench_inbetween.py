@@ -127,6 +127,36 @@ def test_main_writes_the_tables(tiny, tmp_path, monkeypatch):
         assert text in table
 
 
+def test_record_writes_each_models_rows_into_its_card(tiny, tmp_path, monkeypatch):
+    """--record: each shipped model's card gets metrics.benchmark with its own rows, the baselines beside them,
+    the FVD table where it is in it, its speed and the checks about it; the tensor file stays as it was."""
+    from demo_lib.weights import load_weights, save_weights
+
+    monkeypatch.setattr(bench.common, "RESULTS", tmp_path)
+    monkeypatch.setattr(B, "feature_functions", lambda device, path: {B.EFFICIENTNET_FVD: mean_colour})
+    monkeypatch.setattr(inbetween_data, "real_clips", lambda n, size, frames: [])
+    paths = {}
+    for name, p in tiny.items():
+        card = {"model": "inbetween", "variant": name, "paper": {}, "config": dict(vars(p.cfg)), "train": {},
+                "metrics": {"ssim_mean": 0.5}, "license": "MIT", "limitations": ""}
+        paths[name] = save_weights(p.generator.state_dict(), tmp_path / name, card)
+    monkeypatch.setattr(registry, "weights_path", lambda model, variant=None: paths[variant])
+    monkeypatch.setattr(B, "load_models", lambda device: (tiny, []))
+    B.main(["--record", "--clips", "2", "--samples", "2", "--real-clips", "0", "--fvd-clips", "2", "--repeats", "1",
+            "--device", "cpu"])
+    demo, bair = (json.loads(paths[n].with_suffix(".json").read_text())["metrics"] for n in ("demo", "bair"))
+    assert demo["ssim_mean"] == 0.5 and demo["benchmark"]["command"].startswith("python -m bench.inbetween --record")
+    rows = demo["benchmark"]["ssim_in_between_frames"]
+    assert set(rows) == {"KTH-like held-out clips, all (2 clips)", "KTH-like held-out clips, large motion (1 clips)"}
+    assert all(set(r) == {"demo", *B.BASELINES} for r in rows.values())
+    assert set(demo["benchmark"]["fvd"]) == {*B.FVD_MODELS, *B.BASELINES} and "fvd" not in bair["benchmark"]
+    assert any("ablations" in k for k in demo["benchmark"]["checks"])
+    assert list(bair["benchmark"]["checks"]) == ["bair: best-of-N SSIM beats linear blending on large-motion "
+                                                 "BAIR-like clips"]
+    assert set(demo["benchmark"]["seconds_per_sample"]) == {"cpu"}
+    load_weights(paths["demo"])                                                   # sha256 still matches
+
+
 def test_real_clips_take_street_and_sky_in_turn(tmp_path, monkeypatch):
     from PIL import Image
 

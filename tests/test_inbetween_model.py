@@ -107,6 +107,31 @@ def test_non_saturating_losses_by_hand():
         assert torch.isclose(d_logs["image"], softplus(-real_logits).mean() + softplus(fake_logits).mean())
 
 
+def test_reconstruction_term_and_image_d_frame_subset():
+    """Our CPU options: lambda_reconstruction adds lambda * L1(in-between frames) to G's loss; d_image_frames = k
+    shows the image D k distinct in-between frames of each clip (a different draw each call)."""
+    cfg = dataclasses.replace(TINY, lambda_reconstruction=5.0, d_image_frames=2)
+    torch.manual_seed(0)
+    nets, batch = SPEC.build_nets(cfg), random_clips(cfg)
+    state = {}
+    total, logs = M.InbetweenObjective(cfg).generator_loss(nets, batch, state)
+    real, fake = batch["video"], state["fake"]
+    l1 = (fake[:, :, 1:-1] - real[:, :, 1:-1]).abs().mean()
+    assert torch.isclose(logs["reconstruction"], l1)
+    assert torch.isclose(total, logs["adv_video"] + logs["adv_image"] + 5.0 * l1)
+    assert "reconstruction" not in M.InbetweenObjective(TINY).generator_loss(nets, batch, {})[1]
+
+    T = cfg.frames
+    video = torch.arange(2 * T, dtype=torch.float32).view(2, 1, T, 1, 1).expand(2, 3, T, 4, 4)   # value = clip*T + t
+    picked = M.inbetween_frames(video, 2)[:, 0, 0, 0].view(2, 2)
+    for clip, values in enumerate(picked.tolist()):
+        times = [v - clip * T for v in values]
+        assert len(set(times)) == 2 and all(1 <= t <= T - 2 for t in times)     # distinct, never a keyframe
+    draws = {tuple(M.inbetween_frames(video, 2)[:, 0, 0, 0].tolist()) for _ in range(20)}
+    assert len(draws) > 1
+    assert torch.equal(M.inbetween_frames(video, 0), M.inbetween_frames(video, T))    # 0 or >= T - 2: all of them
+
+
 def test_gates_lie_in_the_unit_interval():
     cfg = TINY
     torch.manual_seed(0)
@@ -211,11 +236,31 @@ def test_bad_input_gets_a_clear_message(start, kwargs, error, message):
 @pytest.mark.parametrize("changes, message", [
     ({"frames": 10}, "multiple of 4"), ({"variant": "fusionless"}, "variant"), ({"dataset": "ucf101"}, "dataset"),
     ({"decoder_channels": (8, 4)}, "one entry per encoder stage"), ({"image_size": 36}, "divisible"),
-    ({"d_video_layers": 3}, "shorten time"),
+    ({"d_video_layers": 3}, "shorten time"), ({"output": "warp"}, "output must be one of"),
 ])
 def test_config_checks_its_values(changes, message):
     with pytest.raises(ValueError, match=message):
         dataclasses.replace(TINY, **changes)
+
+
+def test_blend_residual_output_corrects_the_cross_dissolve():
+    """output="blend_residual": G's frames are clip(blend + decoder frames); a decoder that outputs 0 gives the
+    blend exactly, and the default ("direct", the paper) returns the decoder's frames themselves."""
+    cfg = dataclasses.replace(TINY, output="blend_residual")
+    torch.manual_seed(0)
+    G = M.InbetweenGenerator(cfg).eval()
+    S, T = cfg.image_size, cfg.frames
+    start, end, u = torch.rand(2, 3, S, S) * 2 - 1, torch.rand(2, 3, S, S) * 2 - 1, torch.randn(2, cfg.noise_dim)
+    with torch.no_grad():
+        video, _ = G(start, end, u)
+        direct = M.InbetweenGenerator(TINY).eval()
+        direct.load_state_dict(G.state_dict())
+        residual = direct(start, end, u)[0]
+        assert torch.allclose(video, (M.linear_blend(start, end, T) + residual).clamp(-1, 1))
+        last = G.decoder.net[-2]                                      # the transposed conv to RGB before tanh
+        last.weight.zero_()
+        last.bias.zero_()
+        assert torch.allclose(G(start, end, u)[0], M.linear_blend(start, end, T), atol=1e-6)
 
 
 def test_weights_round_trip_with_batch_norm_statistics_and_no_discriminators(tmp_path):

@@ -527,22 +527,27 @@ class InbetweenFolderDataset(torch.utils.data.Dataset):
         return {"video": frames_to_tensor(frames)[0]}
 
 
-def real_clips(count: int, size: int = 64, frames: int = 16) -> list[tuple[str, np.ndarray]]:
-    """Up to `count` real clips (name, uint8 (frames, size, size, 3)) for evaluation: Cityscapes street sequences
-    (cityscapes_vid2vid/train_B/<seq>/*.jpg: a car driving, 17 fps) and sky time-lapse clips (sky_timelapse/*.mp4:
-    clouds), from their default folders beside the repository (or $VSL_CITYSCAPES, $VSL_SKY_TIMELAPSE), taken in
-    turn, street first, in name order. Each is its first `frames` consecutive frames, centre-cropped to a square and
-    resized. Shorter sources are skipped; [] when neither folder is there."""
-    groups: list[list] = []
+def real_sources() -> dict[str, list[tuple[str, list[Path] | Path]]]:
+    """The real footage beside the repository, by kind: {"street": [(name, frame files)] per Cityscapes sequence
+    (cityscapes_vid2vid/train_B/<seq>/*.jpg: a car driving, 17 fps), "sky": [(name, video file)] per sky time-lapse
+    clip (sky_timelapse/*.mp4: clouds)}, each in name order, from the default folders (or $VSL_CITYSCAPES,
+    $VSL_SKY_TIMELAPSE); a kind whose folder is absent has []. No shipped inbetween model trains on them."""
+    out: dict[str, list[tuple[str, list[Path] | Path]]] = {"street": [], "sky": []}
     street = default_cityscapes_root()
     if street is not None and (street / "train_B").is_dir():
-        folders = sorted(p for p in (street / "train_B").iterdir() if p.is_dir())
-        groups.append([(f"cityscapes/{f.name}", sorted(p for p in f.iterdir() if p.suffix.lower() in IMAGE_EXTS))
-                       for f in folders])
+        out["street"] = [(f"cityscapes/{f.name}", sorted(p for p in f.iterdir() if p.suffix.lower() in IMAGE_EXTS))
+                         for f in sorted(p for p in (street / "train_B").iterdir() if p.is_dir())]
     sky = default_sky_timelapse_root()
     if sky is not None:
-        groups.append([(f"sky_timelapse/{p.name}", p) for p in sorted(sky.iterdir())
-                       if p.suffix.lower() in VIDEO_EXTS])
+        out["sky"] = [(f"sky_timelapse/{p.name}", p) for p in sorted(sky.iterdir()) if p.suffix.lower() in VIDEO_EXTS]
+    return out
+
+
+def real_clips(count: int, size: int = 64, frames: int = 16) -> list[tuple[str, np.ndarray]]:
+    """Up to `count` real clips (name, uint8 (frames, size, size, 3)) for evaluation from `real_sources`, taken in
+    turn, street first. Each is its first `frames` consecutive frames, centre-cropped to a square and resized.
+    Shorter sources are skipped; [] when neither folder is there."""
+    groups = [g for g in real_sources().values() if g]
     order = [g[k] for k in range(max(map(len, groups), default=0)) for g in groups if k < len(g)]   # in turn
     out = []
     for name, source in order:

@@ -31,8 +31,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .. import registry
 from ..data import paintings
-from ..data.cityscapes import HELDOUT_SEQUENCES, default_cityscapes_root
-from ..data.timelapse_data import VIDEO_EXTS, default_sky_timelapse_root
+from ..data.cityscapes import HELDOUT_SEQUENCES
 from ..models.inbetween import CropBox, center_square
 from ..video import MAX_IMAGE_PIXELS, fit_within, package_file, read_video, resize_image, write_gif, write_mp4
 from ..weights import WeightsError
@@ -173,7 +172,7 @@ def _video_frames(path: Path, picks: tuple[int, int]) -> tuple[np.ndarray, np.nd
 
 @functools.lru_cache(maxsize=2)
 def _examples(frames: int) -> dict[str, Example]:
-    from ..data.inbetween_data import heldout_clips
+    from ..data.inbetween_data import heldout_clips, real_sources
 
     folder = common.output_dir() / "inbetween-examples"
     folder.mkdir(parents=True, exist_ok=True)
@@ -199,19 +198,17 @@ def _examples(frames: int) -> dict[str, Example]:
         if path is not None:
             out[f"Camera pan across {path.name} (real photo, 320x240 frames)"] = Example(
                 *save(*_pan_pair(common.load_user_image(path))), None)
-    sky = default_sky_timelapse_root()
-    clips = sorted(p for p in sky.iterdir() if p.suffix.lower() in VIDEO_EXTS) if sky is not None else []
-    if clips:
-        out[f"Sky time-lapse {clips[0].name}, frames 0 and 15 (real video)"] = Example(
-            *save(*_video_frames(clips[0], (0, 15))), None)
-    street = default_cityscapes_root()
-    sequence = street / "train_B" / HELDOUT_SEQUENCES[0] if street is not None else None
-    if sequence is not None and sequence.is_dir():
-        files = sorted(p for p in sequence.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-        if len(files) > 8:      # copied as they are: 2048x1024 street frames, 8 frames (~0.5 s) apart
-            paths = [str(shutil.copy(f, folder / f"example_{len(out):02d}_{which}{f.suffix}"))
-                     for f, which in ((files[0], "start"), (files[8], "end"))]
-            out[f"Cityscapes {sequence.name} street video, frames 0 and 8 (real, 2048x1024)"] = Example(*paths, None)
+    sources = real_sources()
+    if sources["sky"]:
+        clip = sources["sky"][0][1]
+        out[f"Sky time-lapse {clip.name}, frames 0 and 15 (real video)"] = Example(
+            *save(*_video_frames(clip, (0, 15))), None)
+    street = dict(sources["street"]).get(f"cityscapes/{HELDOUT_SEQUENCES[0]}", [])
+    if len(street) > 8:         # copied as they are: 2048x1024 street frames, 8 frames (~0.5 s) apart
+        paths = [str(shutil.copy(f, folder / f"example_{len(out):02d}_{which}{f.suffix}"))
+                 for f, which in ((street[0], "start"), (street[8], "end"))]
+        out[f"Cityscapes {HELDOUT_SEQUENCES[0]} street video, frames 0 and 8 (real, 2048x1024)"] = Example(*paths,
+                                                                                                         None)
     return out
 
 
@@ -485,8 +482,9 @@ def about_markdown() -> str:
         "in each of its residual 3D-convolution blocks, gates computed from the noise decide, per time step and "
         "channel, how much of the start and of the end keyframe re-enter the representation (*gated fusion*). A "
         "3D-convolutional decoder turns the latent video into all the frames at once; there is no recurrence. "
-        "Training is adversarial only: a video discriminator judges the whole clip and an image discriminator each "
-        "in-between frame. Different noise vectors give different plausible motions between the same keyframes. "
+        "The paper trains adversarially only: a video discriminator judges the whole clip and an image "
+        "discriminator each in-between frame (the shipped CPU-trained weights add a small L1 term to the true "
+        "frames). Different noise vectors give different plausible motions between the same keyframes. "
         "The ablations drop the gated fusion, or the whole latent generator."),
         measured_on="held-out procedural clips, SSIM to the true in-between frames")
 
