@@ -18,7 +18,7 @@ def test_example_generate_scrub_resample_and_bad_upload(random_weights, app_url,
 
     bad = tmp_path / "end.png"
     bad.write_text("this is a text file with a .png name")
-    with browser_page(app_url, tmp_path, max_seconds=90) as (page, shots):
+    with browser_page(app_url, tmp_path, max_seconds=180) as (page, shots):
         page.get_by_role("tab", name="Inbetweening").click()
         info, readout = page.locator("#ib-info"), page.locator("#ib-readout")
         expect(info).to_contain_text("KTH-like walking", timeout=30_000)        # loaded on page load

@@ -24,7 +24,7 @@ def test_example_translate_resample_and_uploads(random_weights, app_url, tmp_pat
     bad.write_text("this is a text file with an .mp4 name")
     photo = tmp_path / "photo.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(photo)
-    with browser_page(app_url, tmp_path, max_seconds=90) as (page, shots):
+    with browser_page(app_url, tmp_path, max_seconds=180) as (page, shots):
         page.get_by_role("tab", name="Photo to painting video").click()
         info, readout = page.locator("#mv-info"), page.locator("#mv-readout")
         expect(info).to_contain_text("grace_hopper.jpg", timeout=30_000)       # loaded on page load

@@ -24,7 +24,7 @@ def test_example_paint_synthesize_and_bad_upload(v2v_weights, app_url, tmp_path)
 
     bad = tmp_path / "street.mp4"
     bad.write_text("this is a text file with an .mp4 name")
-    with browser_page(app_url, tmp_path, max_seconds=60) as (page, shots):
+    with browser_page(app_url, tmp_path, max_seconds=180) as (page, shots):
         page.get_by_role("tab", name="vid2vid: labels to street video").click()
         info = page.locator("#v2v-info")
         expect(info).to_contain_text("Avenue with traffic", timeout=30_000)   # loaded on page load
