@@ -3,7 +3,8 @@
     python -m bench.inbetween                           # shipped weights/inbetween/*; bench/results/inbetween.*
     python -m bench.inbetween --i3d i3d_kinetics400.safetensors        # adds FVD on I3D (a file you supply)
     python -m bench.inbetween --device cuda
-    python -m bench.inbetween --record                  # also writes each model's rows into its card (metrics.benchmark)
+    python -m bench.inbetween --record                  # also writes each model's rows into its card
+                                                        # (metrics.benchmark)
     python -m bench.inbetween --random-weights demo     # untrained nets: runs the protocol, times the demo size;
                                                         # bench/results/inbetween_random_demo.* (numbers mean nothing)
 

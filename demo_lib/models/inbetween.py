@@ -16,8 +16,9 @@ leave (1 - g_s - g_e, if positive) is kept from the block before, and n(u_l) = c
 z_s = z_e = z_{l-1} = z and no noise, eq. 4 returns z whenever g_s + g_e <= 1 (the weights then sum to 1).
 
 The paper trains adversarially only (non-saturating loss, no reconstruction term): a 3D-convolutional video D
-judges the whole clip, and a 2D image D judges each in-between frame (our CPU presets add an L1 term, see below). The clip shown to D, and returned by the pipeline, has
-the true keyframes at both ends and the generator's T - 2 frames between them.
+judges the whole clip, and a 2D image D judges each in-between frame (our CPU presets add an L1 term, see below).
+The clip shown to D, and returned by the pipeline, has the true keyframes at both ends and the generator's T - 2
+frames between them.
 
 Reading guide (top to bottom):
   InbetweenConfig              every setting, with its default (the paper's sizes; presets in the registry)
