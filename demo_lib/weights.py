@@ -52,8 +52,13 @@ def save_weights(state: dict[str, torch.Tensor], path: str | Path, card: dict[st
     missing = [k for k in CARD_KEYS if k not in card]
     if missing:
         raise WeightsError(f"model card is missing {missing}")
-    path.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    write_card(path, card)
     return path
+
+
+def write_card(path: str | Path, card: dict[str, Any]) -> None:
+    """The card of the weights at `path`, as `<path>.json` (indented JSON)."""
+    Path(path).with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
 
 
 def read_card(path: str | Path) -> dict[str, Any]:
@@ -68,7 +73,7 @@ def record_in_card(path: str | Path, key: str, value: Any) -> None:
     export). The tensor file, and so the sha256, is untouched."""
     card = read_card(path)
     card.setdefault("metrics", {})[key] = value
-    Path(path).with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    write_card(path, card)
 
 
 def load_weights(path: str | Path, verify: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
