@@ -35,6 +35,7 @@ class TrainConfig:
     ckpt_every: int = 500
     out_dir: str = "runs"
     data_root: str = ""               # optional real data folder(s); model-specific meaning, '' = procedural only
+    time_limit_s: float = 0.0         # stop early, with a checkpoint, after this many seconds of training; 0 = none
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

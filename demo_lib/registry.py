@@ -117,8 +117,10 @@ def _timelapse_evaluate(pipeline: timelapse.TimelapsePipeline, num_scenes: int) 
             f"{num_scenes} held-out procedural scenes at 128x128, each photographed at a random hour; frames asked "
             f"for hours 0, 2, ..., 22 with z drawn from seed = scene index (timestamp_error_hours) or z = 0, the "
             f"mean weather (timestamp_error_mean_z_hours). Each frame is dated by the nearest of the scene's "
-            f"ground-truth renders every 15 min in 9 weathers (8x8 log-intensity thumbnails); mean circular error "
-            f"in hours. ground_truth_random_weather: true renders in random weather, the estimator's own floor. "
+            f"ground-truth renders every 15 min in 9 weathers (8x8 log-intensity thumbnails); hours whose renders "
+            f"look the same (thumbnails within 1 grey level, e.g. a place without lit windows at night) are not "
+            f"told apart; mean circular error in hours. ground_truth_random_weather: true renders in random "
+            f"weather, the estimator's own floor. "
             f"Time-blind: the input photo unchanged, or the model asked for 12:00 every time."),
     }
 

@@ -210,10 +210,27 @@ class GANTrainer:
                         f.write(json.dumps(row) + "\n")
                 if on_log is not None:
                     on_log(self.step, row)
-            if self.cfg.ckpt_every and (self.step % self.cfg.ckpt_every == 0 or self.step == total):
+            out_of_time = self._out_of_time(time.perf_counter() - t0)
+            if self.cfg.ckpt_every and (self.step % self.cfg.ckpt_every == 0 or self.step == total or out_of_time):
                 self.save_checkpoint()
+            if out_of_time:
+                if self.rank == 0:
+                    print(f"time limit of {self.cfg.time_limit_s:g} s reached at step {self.step} of {total}; "
+                          f"the checkpoint can be resumed or exported", flush=True)
+                break
         bar.close()
         return rows
+
+    def _out_of_time(self, elapsed_s: float) -> bool:
+        """Whether cfg.time_limit_s has passed (a budget of device time, e.g. a lent GPU). Under DDP rank 0's clock
+        decides for every rank, so that all stop at the same step."""
+        if self.cfg.time_limit_s <= 0:
+            return False
+        stop = torch.tensor(float(elapsed_s >= self.cfg.time_limit_s))
+        if self.world > 1:
+            stop = stop.to(self.device)
+            dist.broadcast(stop, src=0)
+        return bool(stop.item())
 
     # -- checkpoints -----------------------------------------------------------------------------------------
 

@@ -626,10 +626,12 @@ md(r"""
 (never used in training) is photographed at a random hour and given to the model, which is asked for hours
 0, 2, ..., 22. Each generated frame is then dated *independently of any model* by `tl.HourEstimator`: the hour of the
 nearest of the scene's own ground-truth renders (every 15 min, in 9 weathers, compared as 8×8 log-intensity
-thumbnails). The score is the mean circular error in hours (0 is perfect; a uniform random guess gives 6 h).
+thumbnails). Some hours look exactly the same even in the ground truth (a place without lit windows is the same
+picture all night), so a frame counts as right when the hour asked for is among the hours its nearest render looks
+like. The score is the mean circular error in hours (0 is perfect; a uniform random guess gives 6 h).
 
 Read it next to two references: **ground truth in random weather** is the estimator's own floor (weather can look
-like a different hour, especially at night, when only lit windows change), and the **time-blind** models (the photo
+like a different hour), and the **time-blind** models (the photo
 unchanged, or the model asked for noon every time) show what ignoring time scores.
 """)
 

@@ -132,6 +132,30 @@ def test_reconstruction_term_and_image_d_frame_subset():
     assert torch.equal(M.inbetween_frames(video, 0), M.inbetween_frames(video, T))    # 0 or >= T - 2: all of them
 
 
+def test_best_of_k_reconstruction_pulls_only_the_closest_draw():
+    """reconstruction_samples = K: G draws K clips per keyframe pair and the L1 term is that of the closest one,
+    so only it gets the L1 gradient; K = 1 is the plain L1; the Ds still see one draw per clip."""
+    real = torch.zeros(2, 3, 4, 2, 2)
+    fakes = torch.stack([torch.full_like(real, 0.5), torch.full_like(real, -0.2)]).flatten(0, 1)   # (K B, ...)
+    fakes[3] = 0.9                                       # clip 1's second draw is now the worse one
+    fakes.requires_grad_(True)
+    loss = M.best_of_k_l1(fakes, real)
+    assert torch.isclose(loss, torch.tensor((0.2 + 0.5) / 2))
+    loss.backward()
+    touched = [bool(g.abs().sum() > 0) for g in fakes.grad]
+    assert touched == [False, True, True, False]         # clip 0: draw 1 (0.2 away); clip 1: draw 0 (0.5 away)
+    assert torch.isclose(M.best_of_k_l1(real + 0.3, real), torch.tensor(0.3))
+
+    cfg = dataclasses.replace(TINY, lambda_reconstruction=5.0, reconstruction_samples=3)
+    nets, batch = SPEC.build_nets(cfg), random_clips(cfg)
+    state = {}
+    _, logs = M.InbetweenObjective(cfg).generator_loss(nets, batch, state)
+    assert state["fake"].shape == batch["video"].shape
+    assert torch.isfinite(logs["reconstruction"])
+    with pytest.raises(ValueError, match="reconstruction_samples"):
+        dataclasses.replace(TINY, reconstruction_samples=0)
+
+
 def test_gates_lie_in_the_unit_interval():
     cfg = TINY
     torch.manual_seed(0)

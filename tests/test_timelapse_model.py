@@ -139,6 +139,25 @@ def test_timestamp_error_of_a_perfect_and_a_blind_model():
     assert result["blind"]["mean_hours"] == pytest.approx(6.0)
 
 
+def test_hours_that_look_the_same_in_the_truth_are_not_errors():
+    """A place that is one picture all night (20:00-04:00): a true night frame asked for 02:00 is right whichever
+    night render is nearest; a day frame passed off as night, or night asked for at noon, still counts."""
+    def render(hour):
+        level = 0 if (hour >= 20 or hour < 4) else int(40 + hour * 8)
+        return np.full((16, 16, 3), level, dtype=np.uint8)
+
+    grid = np.arange(0, 24, 0.5)
+    estimator = tl.HourEstimator(np.stack([render(h) for h in grid]), grid)
+    night = np.stack([render(2.0), render(22.0)])
+    assert estimator.errors(night, np.array([2.0, 22.0])).tolist() == [0.0, 0.0]
+    assert estimator(night).tolist() == [0.0, 0.0]                 # the single nearest hour: the first look-alike
+    assert estimator.errors(night, np.array([12.0, 6.0])).tolist() == [8.0, 2.5]   # nearest night hours: 20:00, 03:30
+    assert estimator.errors(np.stack([render(10.0)]), np.array([2.0])).tolist() == [8.0]
+    scene = type("Scene", (), {"render": lambda self, h, w=None: render(h)})()
+    result = tl.timestamp_error({"truth": lambda im, hours, i: np.stack([render(h) for h in hours])}, [scene])
+    assert result["truth"]["mean_hours"] == 0.0            # dating by the single nearest hour gave 22:00 -> 2 h
+
+
 def test_hour_estimator_dates_renders_and_is_not_fooled_by_weather():
     from demo_lib.data.outdoor import OutdoorScene, Weather
 

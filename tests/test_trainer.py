@@ -1,5 +1,6 @@
 """The shared GAN trainer: steps, exact resume, checkpoints that load with weights_only=True, DDP."""
 
+import dataclasses
 import os
 import socket
 import subprocess
@@ -42,6 +43,20 @@ def test_two_steps_then_exact_resume(tiny_timelapse, tmp_path):
     assert (tmp_path / "b" / "log.jsonl").is_file() and (tmp_path / "b" / "config.json").is_file()
 
 
+def test_time_limit_stops_early_with_a_checkpoint(tiny_timelapse, tmp_path, capsys):
+    """time_limit_s (a budget of device time): training stops after the step that crosses it and saves a checkpoint
+    at that step, which resumes to the full length."""
+    trainer = make_trainer(tiny_timelapse, tmp_path)
+    trainer.cfg = dataclasses.replace(trainer.cfg, time_limit_s=1e-9, ckpt_every=100)
+    rows = trainer.fit(steps=5, progress=False)
+    assert trainer.step == 1 and "time limit" in capsys.readouterr().out
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert state["step"] == 1 and len(rows) <= 1
+    trainer.cfg = dataclasses.replace(trainer.cfg, time_limit_s=0.0)
+    trainer.fit(steps=3, progress=False)
+    assert trainer.step == 3
+
+
 def test_checkpoint_loads_with_weights_only(tiny_timelapse, tmp_path):
     trainer = make_trainer(tiny_timelapse, tmp_path)
     trainer.fit(steps=1, progress=False)
@@ -71,7 +86,7 @@ def test_two_process_gloo_ddp_step(tmp_path):
     """torchrun with 2 CPU processes: one training step of the tiny preset, weights identical on both ranks."""
     script = tmp_path / "ddp_step.py"
     script.write_text(f"""
-import sys, torch, torch.distributed as dist
+import dataclasses, sys, torch, torch.distributed as dist
 sys.path.insert(0, {str(ROOT)!r}); sys.path.insert(0, {str(ROOT / 'tests')!r})
 from conftest import RandomTimelapseBatches
 from demo_lib import registry
@@ -86,6 +101,9 @@ flat = torch.cat([p.detach().flatten() for p in tr.nets.parameters()])
 gathered = [torch.zeros_like(flat) for _ in range(dist.get_world_size())]
 dist.all_gather(gathered, flat)
 assert torch.equal(gathered[0], gathered[1]), "ranks diverged"
+tr.cfg = dataclasses.replace(tr.cfg, time_limit_s=1e-9)    # rank 0's clock stops both ranks at the same step
+tr.fit(steps=5, progress=False)
+assert tr.step == 3, tr.step
 print("DDP-OK", dist.get_rank(), dist.get_world_size(), flush=True)
 dist.destroy_process_group()
 """)

@@ -1,0 +1,33 @@
+"""bench/timelapse.py on an untrained tiny model: speed rows, the timestamp-error table, and --record writing the
+results into the weights' card without touching the tensor file."""
+
+import dataclasses
+import json
+
+import bench.common
+import bench.timelapse as B
+from demo_lib import registry
+from demo_lib.weights import save_weights, sha256_of
+
+
+def test_main_writes_results_and_records_them_in_the_card(tmp_path, monkeypatch):
+    spec = registry.get("timelapse")
+    cfg, _ = spec.preset("tiny")
+    card = {"model": "timelapse", "variant": "tiny", "paper": {}, "config": dataclasses.asdict(cfg),
+            "train": {"steps": 1}, "metrics": {"timestamp_error_hours": 9.0}, "license": "MIT", "limitations": ""}
+    path = save_weights(spec.build_nets(cfg)[spec.inference_net].state_dict(), tmp_path / "tiny", card)
+    digest = sha256_of(path)
+    monkeypatch.setattr(bench.common, "RESULTS", tmp_path)
+    monkeypatch.setattr(registry, "weights_path", lambda model, variant=None: path)
+
+    results = B.main(["--scenes", "1", "--repeats", "1", "--device", "cpu", "--record"])
+
+    errors = results["timestamp_error"]
+    assert 0 <= errors["ground_truth_random_weather_hours"] <= 12 and "look the same" in errors["protocol"]
+    assert "Timestamp error on 1 held-out" in (tmp_path / "timelapse.md").read_text()
+    written = json.loads(path.with_suffix(".json").read_text())
+    assert written["metrics"]["timestamp_error_hours"] == 9.0                       # the export's numbers stay
+    recorded = written["metrics"]["benchmark"]
+    assert recorded["command"] == "python -m bench.timelapse --scenes 1 --repeats 1 --device cpu --record"
+    assert recorded["timestamp_error"] == errors and set(recorded["seconds"]) == {"cpu"}
+    assert sha256_of(path) == digest == written["sha256"]
