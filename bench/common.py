@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -98,6 +99,11 @@ def peak_memory_mb(fn: Callable[[], Any], device: str = "cpu") -> float:
         done.set()
         sampler.join()
     return (max(peak, proc.memory_info().rss) - before) / 2**20
+
+
+def command_line(module: str, argv: list[str] | None) -> str:
+    """How a benchmark was run, for the cards it records into: "python -m bench.<module> <arguments>"."""
+    return " ".join([f"python -m bench.{module}", *(sys.argv[1:] if argv is None else argv)])
 
 
 def environment() -> dict[str, Any]:

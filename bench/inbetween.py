@@ -44,14 +44,13 @@ roughly 15-20 minutes. --samples, --clips, --real-clips and --fvd-clips scale it
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 import zlib
 
 import numpy as np
 import torch
 
-from bench.common import environment, load_shipped, median_seconds_interleaved, write_results
+from bench.common import command_line, environment, load_shipped, median_seconds_interleaved, write_results
 from demo_lib import registry
 from demo_lib.data import inbetween_data
 from demo_lib.flow import dis_flow_video
@@ -382,10 +381,10 @@ def main(argv: list[str] | None = None) -> dict:
     name = f"inbetween_random_{args.random_weights}" if args.random_weights else "inbetween"
     write_results(name, results, markdown(results, args.samples))
     if args.record and not args.random_weights:
-        command = "python -m bench.inbetween " + " ".join(argv if argv is not None else sys.argv[1:])
+        command = command_line("inbetween", argv)
         for model_name in models:
-            record_in_card(registry.weights_path(MODEL, model_name), "benchmark", card_summary(results, model_name,
-                                                                                            command.strip()))
+            record_in_card(registry.weights_path(MODEL, model_name), "benchmark",
+                           card_summary(results, model_name, command))
             print(f"recorded in weights/{MODEL}/{model_name}.json (metrics.benchmark)", flush=True)
     return results
 

@@ -15,12 +15,11 @@ renders in random weather) and two time-blind models.
 from __future__ import annotations
 
 import argparse
-import sys
 
 import numpy as np
 from sklearn.datasets import load_sample_image
 
-from bench.common import environment, median_seconds, write_results
+from bench.common import command_line, environment, median_seconds, write_results
 from demo_lib import registry
 from demo_lib.video import resize_image
 from demo_lib.weights import record_in_card
@@ -93,7 +92,7 @@ def main(argv: list[str] | None = None) -> dict:
     write_results("timelapse", results, rows)
     if args.record:
         record_in_card(weights, "benchmark", {
-            "command": " ".join(["python -m bench.timelapse", *(argv if argv is not None else sys.argv[1:])]),
+            "command": command_line("timelapse", argv),
             "date": results["environment"].get("date", ""), "timestamp_error": te,
             "seconds": {device: {k: round(v["median_s"], 4) for k, v in sp.items()}
                         for device, sp in results["speed"].items()}})
