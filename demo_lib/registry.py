@@ -101,26 +101,29 @@ def _timelapse_evaluate(pipeline: timelapse.TimelapsePipeline, num_scenes: int) 
     weathers = [Weather(cloud_cover=c, haze=h) for c in (0.05, 0.5, 0.95) for h in (0.05, 0.3, 0.6)]
     weather_rng = np.random.default_rng(1)
 
-    errors = timelapse.timestamp_error({
-        "timestamp_error_hours": lambda im, hours, i: pipeline.generate(im, hours, seed=i, guided=False),
+    errors = timelapse.timestamp_error({   # `generate` as the app calls it: its default resolution, guided
+        "timestamp_error_hours": lambda im, hours, i: pipeline.generate(im, hours, seed=i),
         "timestamp_error_mean_z_hours": lambda im, hours, i: pipeline.generate(
-            im, hours, z=np.zeros(pipeline.cfg.z_dim), guided=False),
+            im, hours, z=np.zeros(pipeline.cfg.z_dim)),
+        "timestamp_error_generator_128px_hours": lambda im, hours, i: pipeline.generate(
+            im, hours, seed=i, work_size=128),
         "ground_truth_random_weather_hours": lambda im, hours, i: np.stack(
             [scenes[i].render(h, Weather.random(weather_rng)) for h in hours]),
         "time_blind_input_copy_hours": lambda im, hours, i: np.repeat(im[None], len(hours), axis=0),
-        "time_blind_model_at_noon_hours": lambda im, hours, i: pipeline.generate(
-            im, [12.0] * len(hours), seed=i, guided=False),
+        "time_blind_model_at_noon_hours": lambda im, hours, i: pipeline.generate(im, [12.0] * len(hours), seed=i),
     }, scenes, weathers=weathers)
     return {
         **{name: round(result["mean_hours"], 3) for name, result in errors.items()},
         "protocol": (
             f"{num_scenes} held-out procedural scenes at 128x128, each photographed at a random hour; frames asked "
             f"for hours 0, 2, ..., 22 with z drawn from seed = scene index (timestamp_error_hours) or z = 0, the "
-            f"mean weather (timestamp_error_mean_z_hours). Each frame is dated by the nearest of the scene's "
-            f"ground-truth renders every 15 min in 9 weathers (8x8 log-intensity thumbnails); hours whose renders "
-            f"look the same (thumbnails within 1 grey level, e.g. a place without lit windows at night) are not "
-            f"told apart; mean circular error in hours. ground_truth_random_weather: true renders in random "
-            f"weather, the estimator's own floor. "
+            f"mean weather (timestamp_error_mean_z_hours), made as the app makes them: the generator at its "
+            f"training resolution ({pipeline.cfg.image_size} px), guided upsampling to 128 px; "
+            f"timestamp_error_generator_128px: the generator at 128 px instead. Each frame is dated by the nearest "
+            f"of the scene's ground-truth renders every 15 min in 9 weathers (8x8 log-intensity thumbnails); hours "
+            f"whose renders look the same (thumbnails within 1 grey level, e.g. a place without lit windows at "
+            f"night) are not told apart; mean circular error in hours. ground_truth_random_weather: true renders "
+            f"in random weather, the estimator's own floor. "
             f"Time-blind: the input photo unchanged, or the model asked for 12:00 every time."),
     }
 

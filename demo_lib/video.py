@@ -38,9 +38,7 @@ def image_to_tensor(image: np.ndarray) -> torch.Tensor:
 
 def tensor_to_image(x: torch.Tensor) -> np.ndarray:
     """float (1, 3, H, W) or (3, H, W) in [-1, 1] -> uint8 (H, W, 3)."""
-    if x.dim() == 4:
-        x = x[0]
-    return x.detach().float().clamp(-1, 1).add(1).mul(127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+    return to_uint8(x[0] if x.dim() == 4 else x, channel_dim=0)
 
 
 def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
@@ -50,9 +48,27 @@ def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
 
 def tensor_to_frames(x: torch.Tensor) -> np.ndarray:
     """float (1, 3, T, H, W) or (3, T, H, W) in [-1, 1] -> uint8 (T, H, W, 3)."""
-    if x.dim() == 5:
-        x = x[0]
-    return x.detach().float().clamp(-1, 1).add(1).mul(127.5).round().byte().permute(1, 2, 3, 0).cpu().numpy()
+    return to_uint8(x[0] if x.dim() == 5 else x, channel_dim=0)
+
+
+def to_uint8(x: torch.Tensor, channel_dim: int, out: np.ndarray | None = None,
+             overwrite_input: bool = False) -> np.ndarray:
+    """float in [-1, 1] -> uint8 in [0, 255] with the channel axis moved last, written into `out` when given.
+
+    Few passes over the data and at most one allocation: a full-resolution day cycle is ~50 M values, and a chain
+    of clamp/add/mul/round/byte, each allocating, costs several times more. `overwrite_input` (x is a float32
+    scratch tensor of the caller's) saves even that allocation.
+    """
+    y = x.detach().float()
+    y = y.mul_(127.5) if overwrite_input else y.mul(127.5)
+    y = y.add_(128.0).clamp_(0.0, 255.0)                                  # the cast truncates: +0.5 makes it round
+    y = y.movedim(channel_dim, -1)
+    if y.device.type != "cpu":
+        y = y.to(torch.uint8).cpu()                                        # cast on the device, move a quarter
+    if out is None:
+        return y.to(torch.uint8).numpy()
+    torch.from_numpy(out).copy_(y)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -527,8 +527,9 @@ print("Model:", MODEL_NOTE)
 """)
 
 md(r"""
-The generator runs at low resolution (`work_size`, the longest side). Upsampling its output bilinearly gives a blurry
-picture. `tl.guided_upsample` instead fits, in every small window of the *low-resolution* input, a local affine
+The generator runs at low resolution (`work_size`, the longest side; by default the resolution it was trained at, as
+the app does: run larger, a generator trained at 64 px draws the hour less faithfully and with more artefacts).
+Upsampling its output bilinearly gives a blurry picture. `tl.guided_upsample` instead fits, in every small window of the *low-resolution* input, a local affine
 colour model (output = A · input + b, a colour guided filter), upsamples the smooth coefficients A, b and applies them
 to the *full-resolution* photo: the output keeps the photo's detail and takes the generated colours. A real photo
 (scikit-image's `rocket`):
@@ -571,7 +572,7 @@ code(r"""
 print("Model:", MODEL_NOTE)
 day = np.arange(24, dtype=float)
 t0 = time.perf_counter()
-frames = pipe.generate(photo, day.tolist(), seed=0, work_size=64 if TINY else 128)
+frames = pipe.generate(photo, day.tolist(), seed=0)            # G_B at its training resolution
 print(f"24 frames of {frames.shape[2]}x{frames.shape[1]} in {time.perf_counter() - t0:.1f} s")
 
 
@@ -612,7 +613,7 @@ code(r"""
 z_hours = [7.0, 12.0, 17.5, 21.0]
 seeds = [0, 1, 2]
 small = resize_image(photo, (H // 2, W // 2))
-rows_z = [list(pipe.generate(small, z_hours, seed=s, work_size=64 if TINY else 128)) for s in seeds]
+rows_z = [list(pipe.generate(small, z_hours, seed=s)) for s in seeds]
 show_grid(rows_z, row_titles=[f"seed {s}" for s in seeds], col_titles=[hhmm(h) for h in z_hours], size=2.4)
 """)
 

@@ -108,6 +108,32 @@ def test_guided_upsampling_keeps_the_photos_detail():
     assert err_guided < 0.02 and err_guided < err_bilinear / 10
 
 
+def test_guided_upsampler_is_the_colour_guided_filter_written_out():
+    """The fast path (cumulative-sum box filter, closed-form 3x3 inverse computed once for all frames, coefficients
+    pre-scaled to [-1, 1]) against the filter of He et al. written plainly: avg_pool2d windows, a linear solve per
+    pixel, bilinear upsampling, then A I + b."""
+    g = torch.Generator().manual_seed(1)
+    full = torch.rand(1, 3, 40, 52, generator=g) * 2 - 1
+    low = F.interpolate(full, size=(10, 13), mode="area")
+    frames = torch.rand(3, 3, 10, 13, generator=g) * 2 - 1
+    r, eps = 2, 1e-3
+    box = lambda x: F.avg_pool2d(x, 2 * r + 1, stride=1, padding=r, count_include_pad=False)  # noqa: E731
+    i, p = (low + 1) / 2, (frames + 1) / 2
+    mean_i, mean_p = box(i), box(p)                                                   # (1, 3, h, w), (T, 3, h, w)
+    cov_ii = box((i[:, :, None] * i[:, None]).flatten(1, 2)).unflatten(1, (3, 3)) - mean_i[:, :, None] * mean_i[:, None]
+    cov_ip = box((i[:, :, None] * p[:, None]).flatten(1, 2)).unflatten(1, (3, 3)) - mean_i[:, :, None] * mean_p[:, None]
+    per_pixel = lambda x: x.permute(0, 3, 4, 1, 2)    # noqa: E731  (., 3, 3, h, w) -> (., h, w, 3, 3)
+    a = torch.linalg.solve(per_pixel(cov_ii + eps * torch.eye(3)[:, :, None, None]), per_pixel(cov_ip))  # A^T
+    a = a.permute(0, 4, 3, 1, 2)                                                      # (T, k, i, h, w) = A[k, i]
+    b = mean_p - (a * mean_i[:, None]).sum(2)
+    up = lambda x: F.interpolate(box(x), size=(40, 52), mode="bilinear", align_corners=False)  # noqa: E731
+    a_full, b_full = up(a.flatten(1, 2)).unflatten(1, (3, 3)), up(b)
+    expected = ((a_full * ((full + 1) / 2)[:, None]).sum(2) + b_full).clamp(0, 1) * 2 - 1
+    got = tl.GuidedUpsampler(low, full, r, eps)(frames)
+    assert got.shape == (3, 3, 40, 52)
+    assert (got - expected).abs().max() < 1e-4
+
+
 def test_generate_public_surface():
     model = registry.random_pipeline("timelapse", "tiny")
     image = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)  # odd sizes on purpose

@@ -22,6 +22,17 @@ def test_uint8_tensor_round_trips_are_exact():
     assert np.array_equal(video.tensor_to_frames(torch.full((3, 1, 2, 2), 5.0)), np.full((1, 2, 2, 3), 255))
 
 
+def test_to_uint8_rounds_clamps_and_writes_in_place():
+    x = torch.tensor([-2.0, -1.0, -0.5, 0.0, 0.3, 1.0, 3.0]).reshape(1, 7, 1).expand(3, 7, 1).contiguous()
+    expected = np.round(np.clip((x.numpy() + 1) * 127.5, 0, 255)).astype(np.uint8).transpose(1, 2, 0)
+    assert np.array_equal(video.to_uint8(x, channel_dim=0), expected)
+    out = np.zeros((7, 1, 3), np.uint8)
+    scratch = x.clone()
+    assert video.to_uint8(scratch, channel_dim=0, out=out, overwrite_input=True) is out
+    assert np.array_equal(out, expected)
+    assert x[0, 0, 0] == -2.0 and x[0, 6, 0] == 3.0                    # without overwrite_input, x is untouched
+
+
 def test_mp4_and_gif_round_trip(tmp_path):
     t = np.linspace(0, 1, 6)[:, None, None, None]
     frames = (np.ones((6, 33, 47, 3)) * t * 255).astype(np.uint8)   # odd sizes: padded for yuv420p

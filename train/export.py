@@ -79,7 +79,10 @@ def export(run_dir: str | Path, variant: str = "demo", eval_scenes: int = 24, ou
         "train": {
             # A resumed run has one line per invocation: together they reproduce the weights.
             "command": " && ".join(read_optional(run_dir / "command.txt", "unknown").splitlines()),
-            "steps": int(state["step"]),
+            # Started from shipped weights (train --init): they and their own command are part of the recipe,
+            # and `steps` counts theirs too.
+            "steps": int(state["step"]) + int(read_optional(run_dir / "init.json", {}).get("steps", 0)),
+            **({"init_from": read_optional(run_dir / "init.json", {})} if (run_dir / "init.json").is_file() else {}),
             "train_config": state["train_config"],
             "data": read_optional(run_dir / "data.json", {}),
             "wall_time_s": training_seconds(log_rows),

@@ -4,6 +4,7 @@
     python -m train.train timelapse --preset demo                      # the shipped weights (CPU: ~85 min)
     python -m train.train timelapse --preset demo steps=500 batch_size=4 --out runs/try
     python -m train.train timelapse --preset demo --resume runs/timelapse-demo/checkpoint.pt
+    python -m train.train timelapse --preset demo --init weights/timelapse/demo.safetensors   # fine-tune shipped G
     python -m train.train timelapse --preset demo --dry-run            # print the resolved configs and stop
     torchrun --nproc_per_node=2 -m train.train timelapse --preset demo  # DDP: gloo on CPU, NCCL on GPUs
 
@@ -26,6 +27,7 @@ import torch
 from demo_lib import registry
 from demo_lib.config import to_dict
 from demo_lib.trainer import GANTrainer, distributed_context
+from demo_lib.weights import WeightsError, load_weights
 
 
 def describe_dataset(dataset) -> dict:
@@ -35,12 +37,25 @@ def describe_dataset(dataset) -> dict:
     return {"type": type(dataset).__name__, "length": len(dataset)}
 
 
+def init_from_weights(net: torch.nn.Module, path: str, model: str) -> dict:
+    """Load shipped weights (sha256-checked) into `net`; returns what the exported card records about them."""
+    state, card = load_weights(path)
+    if card.get("model") != model:
+        raise WeightsError(f"these are weights of {card.get('model')!r}, not of {model!r}")
+    net.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+    train = card.get("train", {})
+    return {"weights": str(path), "sha256": card.get("sha256"), "command": train.get("command"),
+            "steps": int(train.get("steps", 0)), "git_commit": train.get("git_commit")}
+
+
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", choices=list(registry.MODELS))
     parser.add_argument("--preset", default="demo")
     parser.add_argument("--out", default="", help="run folder (default runs/<model>-<preset>)")
     parser.add_argument("--resume", default="", help="a checkpoint.pt to continue from")
+    parser.add_argument("--init", default="", help="shipped weights (.safetensors) to start the inference net from; "
+                        "the other nets (discriminators, ...) start fresh. The card of the result names them.")
     parser.add_argument("--dry-run", action="store_true", help="print the resolved configs and exit")
     parser.add_argument("--no-progress", action="store_true")
     args, overrides = parser.parse_known_args(argv)
@@ -61,6 +76,11 @@ def main(argv: list[str] | None = None) -> Path:
         dataset = spec.build_dataset(model_cfg, train_cfg)
     except (ValueError, OSError) as exc:  # a wrong data layout: say what was expected, no traceback
         parser.error(str(exc))
+    if args.init:  # before the trainer copies the nets into their EMA
+        try:
+            init_info = init_from_weights(nets[spec.inference_net], args.init, args.model)
+        except (WeightsError, RuntimeError) as exc:
+            parser.error(f"--init {args.init}: {exc}".splitlines()[0])
     trainer = GANTrainer(nets, phases, ema_nets, dataset, train_cfg, run_dir, to_dict(model_cfg), args.model)
     if args.resume:
         trainer.load_checkpoint(args.resume)
@@ -70,6 +90,8 @@ def main(argv: list[str] | None = None) -> Path:
         with open(run_dir / "command.txt", "a") as f:  # one line per invocation: a resumed run keeps its history
             f.write(command + "\n")
         (run_dir / "data.json").write_text(json.dumps(describe_dataset(dataset), indent=2) + "\n")
+        if args.init:
+            (run_dir / "init.json").write_text(json.dumps(init_info, indent=2) + "\n")
         print(f"training {args.model} ({args.preset}) for {train_cfg.steps} steps on {trainer.device} "
               f"x{world} -> {run_dir}", flush=True)
     trainer.fit(progress=not args.no_progress)

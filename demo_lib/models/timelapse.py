@@ -11,7 +11,7 @@ Reading guide (top to bottom):
   TimelapseSetDiscriminator    conditional D on an unordered set of (frame, hour): shared CNN, max over frames
   (unconditional per-frame D)  layers.PatchDiscriminator2d
   TimelapseObjective           the two-domain losses and the paper's update order: D_A and D_B, then G_A, then G_B
-  guided_upsample              the colour change predicted at low resolution, moved onto the full-resolution photo
+  GuidedUpsampler              the colour change predicted at low resolution, moved onto the full-resolution photo
   TimelapsePipeline            inference: `generate(image, times, seed)`; never builds discriminators
   HourEstimator, timestamp_error   evaluation: each frame dated against ground-truth renders of its scene
 
@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from .. import losses
 from ..layers import ConvBlock2d, PatchDiscriminator2d, ResBlock2d, UpBlock2d, box_filter, pad_to_multiple
 from ..trainer import Phase
-from ..video import as_rgb_uint8, fit_within, image_to_tensor, resize_image
+from ..video import as_rgb_uint8, fit_within, image_to_tensor, resize_image, to_uint8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,14 +124,13 @@ class TimelapseGenerator(nn.Module):
     def decode(self, feats: list[torch.Tensor], times: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """Encoder features of B photos, hours (B, N), z (B, z_dim) -> frames (B, 3, N, H, W)."""
         B, N = times.shape
-        feats = [f.repeat_interleave(N, dim=0) for f in feats]                      # (B*N, C_i, H_i, W_i)
         cond = torch.cat([time_features(times).reshape(B * N, 2), z.repeat_interleave(N, dim=0)], dim=1)
-        h = feats[-1]
+        h = feats[-1].repeat_interleave(N, dim=0)                                   # (B*N, C, h, w)
         cond_map = cond[:, :, None, None].expand(-1, -1, *h.shape[-2:])            # [t_n, z] tiled over space
         for block in self.blocks:
             h = block(h, cond_map)
         for up, fuse, skip in zip(self.up, self.fuse, reversed(feats[:-1])):
-            h = fuse(torch.cat([up(h), skip], dim=1))
+            h = fuse.forward_concat(up(h), skip, N)    # fuse(cat[up(h), skip]); the skip's half of it once per photo
         out = torch.tanh(self.to_rgb(h))                                            # (B*N, 3, H, W)
         return out.reshape(B, N, 3, *out.shape[-2:]).transpose(1, 2)
 
@@ -336,8 +335,7 @@ def inverse_3x3(m: torch.Tensor) -> torch.Tensor:
     return cof.transpose(0, 1) / det                                               # adjugate / determinant
 
 
-def guided_upsample(low_in: torch.Tensor, low_out: torch.Tensor, full_in: torch.Tensor, radius: int = 2,
-                    eps: float = 1e-3) -> torch.Tensor:
+class GuidedUpsampler:
     """Transfer the generator's colour change from low resolution onto the full-resolution photo.
 
     At low resolution, fit in every (2r+1)^2 window a local affine colour model out = A in + b (A 3x3, b 3) with
@@ -345,34 +343,46 @@ def guided_upsample(low_in: torch.Tensor, low_out: torch.Tensor, full_in: torch.
     windows, upsample them bilinearly (they are smooth), and apply them to the full-resolution photo. The output
     has the photo's detail and the generated colours.
 
+    The photo's own statistics (window means, inverse covariances) are computed once here and serve every frame.
+
     Args:
         low_in: (1, 3, h, w) the photo at the generator's resolution, in [-1, 1].
-        low_out: (T, 3, h, w) generated frames, in [-1, 1].
         full_in: (1, 3, H, W) the photo at full resolution, in [-1, 1].
-    Returns:
-        (T, 3, H, W) in [-1, 1].
     """
-    T = low_out.shape[0]
-    guide, target = (low_in + 1) / 2, (low_out + 1) / 2                       # [0, 1]
-    h, w = guide.shape[-2:]
-    mean_i = box_filter(guide, radius)                                          # (1, 3, h, w)
-    ii = (guide[:, :, None] * guide[:, None]).reshape(1, 9, h, w)
-    cov_ii = (box_filter(ii, radius).reshape(1, 3, 3, h, w) - mean_i[:, :, None] * mean_i[:, None])
-    cov_ii = cov_ii + eps * torch.eye(3, device=guide.device)[None, :, :, None, None]
-    mean_p = box_filter(target, radius)                                         # (T, 3, h, w)
-    ip = (guide[:, :, None] * target[:, None]).reshape(T, 9, h, w)              # [i, k] = guide_i * target_k
-    cov_ip = box_filter(ip, radius).reshape(T, 3, 3, h, w) - mean_i[:, :, None] * mean_p[:, None]
-    # A^T = cov_ii^-1 cov_ip per pixel; cov_ii is the photo's alone, so one inverse serves all T frames.
-    a = torch.einsum("ijhw,tjkhw->tkihw", inverse_3x3(cov_ii[0]), cov_ip)     # (T, k, i, h, w)
-    b = mean_p - (a * mean_i[:, None]).sum(dim=2)                               # (T, 3, h, w)
-    coeffs = box_filter(torch.cat([a.reshape(T, 9, h, w), b], dim=1), radius)  # smooth, then upsample
-    H, W = full_in.shape[-2:]
-    full = (full_in[0] + 1) / 2                                                 # (3, H, W)
-    c = F.interpolate(coeffs, size=(H, W), mode="bilinear", align_corners=False)  # (T, 12, H, W)
-    q = c[:, 9:].clone()                                                        # b, then + sum_i A[k, i] * I_i
-    for i in range(3):
-        q.addcmul_(c[:, i:9:3], full[i])                                        # channels k*3 + i, k = 0..2
-    return q.clamp_(0, 1).mul_(2).sub_(1)
+
+    def __init__(self, low_in: torch.Tensor, full_in: torch.Tensor, radius: int = 2, eps: float = 1e-3):
+        self.radius = radius
+        guide = (low_in + 1) / 2                                                    # [0, 1]
+        h, w = guide.shape[-2:]
+        self.mean_i = box_filter(guide, radius)                                     # (1, 3, h, w)
+        ii = (guide[:, :, None] * guide[:, None]).reshape(1, 9, h, w)
+        cov_ii = box_filter(ii, radius).reshape(3, 3, h, w) - self.mean_i[0, :, None] * self.mean_i[0, None]
+        self.inv_cov_ii = inverse_3x3(cov_ii + eps * torch.eye(3, device=guide.device)[:, :, None, None])
+        self.guide, self.full = guide, (full_in[0] + 1) / 2                         # (1, 3, h, w), (3, H, W)
+
+    def __call__(self, low_out: torch.Tensor) -> torch.Tensor:
+        """(T, 3, h, w) generated frames in [-1, 1] -> (T, 3, H, W) in [-1, 1]."""
+        r, guide, mean_i = self.radius, self.guide, self.mean_i
+        target = ((low_out + 1) / 2).contiguous()      # the generator's output may be channels_last: not here
+        T, _, h, w = target.shape
+        mean_p = box_filter(target, r)                                              # (T, 3, h, w)
+        ip = (guide[:, :, None] * target[:, None]).reshape(T, 9, h, w)              # [i, k] = guide_i * target_k
+        cov_ip = box_filter(ip, r).reshape(T, 3, 3, h, w) - mean_i[:, :, None] * mean_p[:, None]
+        a = torch.einsum("ijhw,tjkhw->tkihw", self.inv_cov_ii, cov_ip)              # A^T = cov_ii^-1 cov_ip
+        b = mean_p - torch.einsum("tkihw,ihw->tkhw", a, mean_i[0])                   # (T, 3, h, w)
+        # Out in [-1, 1] is 2 (A in + b) - 1: scale the coefficients here, at low resolution, not the output.
+        coeffs = box_filter(torch.cat([2 * a.reshape(T, 9, h, w), 2 * b - 1], dim=1), r)   # smooth, then upsample
+        c = F.interpolate(coeffs, size=self.full.shape[-2:], mode="bilinear", align_corners=False)  # (T, 12, H, W)
+        q = c[:, 9:]                                                                # b, then + sum_i A[k, i] * I_i
+        for i in range(3):
+            q.addcmul_(c[:, i:9:3], self.full[i])                                   # channels k*3 + i, k = 0..2
+        return q.clamp_(-1, 1)
+
+
+def guided_upsample(low_in: torch.Tensor, low_out: torch.Tensor, full_in: torch.Tensor, radius: int = 2,
+                    eps: float = 1e-3) -> torch.Tensor:
+    """`GuidedUpsampler(low_in, full_in, radius, eps)(low_out)`, for one batch of frames."""
+    return GuidedUpsampler(low_in, full_in, radius, eps)(low_out)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -384,7 +394,9 @@ class TimelapsePipeline:
 
     def __init__(self, generator: TimelapseGenerator, cfg: TimelapseConfig, device: torch.device,
                  card: dict[str, Any] | None = None):
-        self.generator, self.cfg, self.device, self.card = generator.eval().to(device), cfg, device, card or {}
+        # channels_last: oneDNN's convolutions are ~1.6x faster in that layout on CPU (and tensor cores want it).
+        self.generator = generator.eval().to(device, memory_format=torch.channels_last)
+        self.cfg, self.device, self.card = cfg, device, card or {}
 
     def sample_z(self, seed: int) -> torch.Tensor:
         gen = torch.Generator().manual_seed(int(seed))
@@ -392,7 +404,7 @@ class TimelapsePipeline:
 
     @torch.no_grad()
     def generate(self, image: np.ndarray, times: Sequence[float], seed: int = 0, guided: bool = True,
-                 work_size: int = 256, chunk: int = 8, progress: Callable[[int, int], None] | None = None,
+                 work_size: int | None = None, chunk: int = 8, progress: Callable[[int, int], None] | None = None,
                  z: Sequence[float] | np.ndarray | torch.Tensor | None = None) -> np.ndarray:
         """Frames of the photo's place at the given hours.
 
@@ -401,7 +413,9 @@ class TimelapsePipeline:
             times: hours in [0, 24), one per output frame.
             seed: picks z, shared by all frames (same seed, same weather).
             guided: transfer the low-resolution result onto the full-resolution photo (else bilinear upsampling).
-            work_size: the generator's resolution (longest side); the photo is never upscaled for it.
+            work_size: the generator's resolution (longest side; the photo is never upscaled for it). Default: the
+                resolution it was trained at (`cfg.image_size`). Run larger, a generator trained small draws the hour
+                less faithfully and with more artefacts (demo weights, 64 px: see the card's benchmark).
             chunk: frames decoded at once (memory).
             progress: called with (frames done, total).
             z: use this latent (z_dim numbers) instead of drawing one from `seed`; zeros give the mean weather.
@@ -415,26 +429,26 @@ class TimelapsePipeline:
         if any(not (0.0 <= t < 24.0) or math.isnan(t) for t in hours):
             raise ValueError(f"hours must be in [0, 24); got {hours}")
         H, W = image.shape[:2]
-        small = fit_within(image, work_size)
+        small = fit_within(image, work_size or self.cfg.image_size)
         low = image_to_tensor(small).to(self.device)
         low_padded, (ph, pw) = pad_to_multiple(low, self.generator.multiple)
-        feats = self.generator.encode(low_padded)
+        feats = self.generator.encode(low_padded.contiguous(memory_format=torch.channels_last))
         if z is None:
             z = self.sample_z(seed)
         else:
             z = torch.as_tensor(np.asarray(z, dtype=np.float32)).reshape(1, self.cfg.z_dim).to(self.device)
-        full = image_to_tensor(image).to(self.device) if guided and small.shape != image.shape else None
+        upsampler = (GuidedUpsampler(low, image_to_tensor(image).to(self.device), self.cfg.guided_radius,
+                                     self.cfg.guided_eps) if guided and small.shape != image.shape else None)
         frames = np.empty((len(hours), H, W, 3), dtype=np.uint8)
         for start in range(0, len(hours), chunk):
             t = torch.tensor([hours[start:start + chunk]], device=self.device)
             out = self.generator.decode(feats, t, z)[0].transpose(0, 1)             # (n, 3, h', w')
             out = out[..., : out.shape[-2] - ph, : out.shape[-1] - pw]
-            if full is not None:
-                out = guided_upsample(low, out, full, self.cfg.guided_radius, self.cfg.guided_eps)
+            if upsampler is not None:
+                out = upsampler(out)
             elif out.shape[-2:] != (H, W):
                 out = F.interpolate(out, size=(H, W), mode="bilinear", align_corners=False)
-            frames[start:start + len(out)] = (out.clamp(-1, 1).add(1).mul(127.5).round().byte()
-                                              .permute(0, 2, 3, 1).cpu().numpy())
+            to_uint8(out, channel_dim=1, out=frames[start:start + len(out)], overwrite_input=True)
             if progress is not None:
                 progress(min(start + chunk, len(hours)), len(hours))
         return frames

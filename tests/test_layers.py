@@ -1,0 +1,28 @@
+"""layers.py: the shared primitives whose fast forms must equal their plain definitions."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from demo_lib.layers import ConvBlock2d, box_filter
+
+
+# The last case: windows wider than the image.
+@pytest.mark.parametrize("shape, radius", [((2, 3, 17, 23), 2), ((1, 4, 5, 9), 3), ((1, 1, 3, 4), 6)])
+def test_box_filter_is_the_window_mean_cut_at_the_borders(shape, radius):
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(0))
+    expected = F.avg_pool2d(x, 2 * radius + 1, stride=1, padding=radius, count_include_pad=False)
+    assert torch.allclose(box_filter(x, radius), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("norm", ["none", "instance"])
+def test_conv_of_a_concatenation_with_a_shared_map_equals_the_concatenation(norm):
+    g = torch.Generator().manual_seed(0)
+    block = ConvBlock2d(6, 5, 3, 1, norm=norm, act="lrelu")
+    with torch.no_grad():
+        for p in block.parameters():
+            p.copy_(torch.randn(p.shape, generator=g))
+    x = torch.randn(2 * 3, 4, 9, 11, generator=g)          # 2 photos x 3 frames, 4 own channels
+    shared = torch.randn(2, 2, 9, 11, generator=g)          # one 2-channel map per photo
+    expected = block(torch.cat([x, shared.repeat_interleave(3, dim=0)], dim=1))
+    assert torch.allclose(block.forward_concat(x, shared, 3), expected, atol=1e-5)
