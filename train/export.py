@@ -71,6 +71,7 @@ def export(run_dir: str | Path, variant: str = "demo", eval_scenes: int = 24, ou
         if (run_dir / "log.jsonl").is_file() else []
     pipeline = spec.build_pipeline(cfg, weights, torch.device("cpu"), {})
     metrics = spec.evaluate(pipeline, eval_scenes) if eval_scenes > 0 else {}
+    init = read_optional(run_dir / "init.json", None)   # written by `train --init`
     card = {
         "model": spec.name,
         "variant": variant,
@@ -81,8 +82,8 @@ def export(run_dir: str | Path, variant: str = "demo", eval_scenes: int = 24, ou
             "command": " && ".join(read_optional(run_dir / "command.txt", "unknown").splitlines()),
             # Started from shipped weights (train --init): they and their own command are part of the recipe,
             # and `steps` counts theirs too.
-            "steps": int(state["step"]) + int(read_optional(run_dir / "init.json", {}).get("steps", 0)),
-            **({"init_from": read_optional(run_dir / "init.json", {})} if (run_dir / "init.json").is_file() else {}),
+            "steps": int(state["step"]) + int((init or {}).get("steps", 0)),
+            **({"init_from": init} if init else {}),
             "train_config": state["train_config"],
             "data": read_optional(run_dir / "data.json", {}),
             "wall_time_s": training_seconds(log_rows),
