@@ -88,7 +88,7 @@ def test_slider_render_and_bad_upload(app_url, tmp_path):
     bad.write_text("this is a text file with a .png name")
     with browser_page(app_url, tmp_path) as (page, shots):
         info, frame_img = page.locator("#tl-info"), page.locator("#tl-frame img")
-        expect(frame_img).to_be_visible(timeout=WORK_TIMEOUT_MS)           # the first example, shown on page load
+        expect(frame_img).to_be_visible(timeout=WORK_TIMEOUT_MS)  # the first example, shown on page load
 
         # One click on an example loads it (thumbnail 5: the scikit-image rocket photo).
         page.locator("#tl-examples button.thumbnail-item").nth(4).click()

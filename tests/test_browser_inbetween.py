@@ -21,7 +21,7 @@ def test_example_generate_scrub_resample_and_bad_upload(random_weights, app_url,
     with browser_page(app_url, tmp_path) as (page, shots):
         page.get_by_role("tab", name="Inbetweening").click()
         info, readout = page.locator("#ib-info"), page.locator("#ib-readout")
-        expect(info).to_contain_text("KTH-like walking", timeout=WORK_TIMEOUT_MS)        # loaded on page load
+        expect(info).to_contain_text("KTH-like walking", timeout=WORK_TIMEOUT_MS)  # loaded on page load
         expect(page.locator("#ib-weights")).to_contain_text("Untrained weights")
         expect(page.locator("#ib-seen img")).to_be_visible()
 

@@ -27,7 +27,7 @@ def test_example_translate_resample_and_uploads(random_weights, app_url, tmp_pat
     with browser_page(app_url, tmp_path) as (page, shots):
         page.get_by_role("tab", name="Photo to painting video").click()
         info, readout = page.locator("#mv-info"), page.locator("#mv-readout")
-        expect(info).to_contain_text("grace_hopper.jpg", timeout=WORK_TIMEOUT_MS)       # loaded on page load
+        expect(info).to_contain_text("grace_hopper.jpg", timeout=WORK_TIMEOUT_MS)  # loaded on page load
         expect(page.locator("#mv-weights")).to_contain_text("Untrained weights")
 
         # One click on an example loads it and shows it as the model sees it.

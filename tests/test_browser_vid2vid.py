@@ -27,7 +27,7 @@ def test_example_paint_synthesize_and_bad_upload(v2v_weights, app_url, tmp_path)
     with browser_page(app_url, tmp_path) as (page, shots):
         page.get_by_role("tab", name="vid2vid: labels to street video").click()
         info = page.locator("#v2v-info")
-        expect(info).to_contain_text("Avenue with traffic", timeout=WORK_TIMEOUT_MS)   # loaded on page load
+        expect(info).to_contain_text("Avenue with traffic", timeout=WORK_TIMEOUT_MS)  # loaded on page load
 
         # One click on an example loads it.
         page.locator("#v2v-examples button.thumbnail-item").nth(1).click()
