@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
-# How long a step that renders or loads may take. Guards against hangs, not speed tests: CI shares this 2-core CPU
-# with other work, and a busy machine once took 45 s for a 24-frame vid2vid render that takes 10 s when idle.
-WORK_TIMEOUT_MS = 120_000
+# How long any `expect(...)` waits (e.g. for a render to finish). A guard against hangs, not a speed test: CI shares
+# this 2-core CPU with other work, and a busy machine once took 45 s for a 24-frame vid2vid render (10 s when idle).
+EXPECT_TIMEOUT_MS = 120_000
 VISIT_MAX_S = 600
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -59,8 +59,9 @@ def browser_page(url: str, tmp_path: Path, max_seconds: float = VISIT_MAX_S) -> 
     """(page, screenshot folder): Debian's Chromium on `url` at 1280x1000, closed afterwards; the whole visit
     must take under `max_seconds` (a guard against hangs, not a speed test: the CPU may be busy). Screenshots go
     to VSL_SCREENSHOT_DIR if set, else to tmp_path."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     shots = Path(os.environ.get("VSL_SCREENSHOT_DIR", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -88,11 +89,11 @@ def test_slider_render_and_bad_upload(app_url, tmp_path):
     bad.write_text("this is a text file with a .png name")
     with browser_page(app_url, tmp_path) as (page, shots):
         info, frame_img = page.locator("#tl-info"), page.locator("#tl-frame img")
-        expect(frame_img).to_be_visible(timeout=WORK_TIMEOUT_MS)  # the first example, shown on page load
+        expect(frame_img).to_be_visible()  # the first example, shown on page load
 
         # One click on an example loads it (thumbnail 5: the scikit-image rocket photo).
         page.locator("#tl-examples button.thumbnail-item").nth(4).click()
-        expect(info).to_contain_text("Rocket", timeout=WORK_TIMEOUT_MS)
+        expect(info).to_contain_text("Rocket")
         expect(info).to_contain_text("09:00")
         if os.environ.get("VSL_RANDOM_WEIGHTS"):
             expect(page.locator("#tl-weights")).to_contain_text("Untrained weights")
@@ -104,9 +105,9 @@ def test_slider_render_and_bad_upload(app_url, tmp_path):
         number = page.locator("#tl-hour input[type=number]")
         number.fill("18")
         number.press("Enter")
-        expect(info).to_contain_text("18:00", timeout=WORK_TIMEOUT_MS)
+        expect(info).to_contain_text("18:00")
         page.locator("#tl-hour input[type=range]").press("ArrowRight")
-        expect(info).to_contain_text("18:15", timeout=WORK_TIMEOUT_MS)
+        expect(info).to_contain_text("18:15")
         expect(frame_img).not_to_have_attribute("src", src_before)
         pixels_after = _pixels(frame_img.screenshot())
         assert pixels_after.shape != pixels_before.shape or np.abs(pixels_after - pixels_before).max() > 0, \
@@ -119,7 +120,7 @@ def test_slider_render_and_bad_upload(app_url, tmp_path):
         for step in range(1, 6):
             page.mouse.move(box["x"] + box["width"] * (0.76 - 0.08 * step), y, steps=3)
             page.wait_for_timeout(150)
-        expect(info).not_to_contain_text("18:15", timeout=WORK_TIMEOUT_MS)
+        expect(info).not_to_contain_text("18:15")
         page.mouse.up()
 
         # A short day cycle: the player, the downloads and the timing line appear.
@@ -127,7 +128,7 @@ def test_slider_render_and_bad_upload(app_url, tmp_path):
         n.fill("8")
         n.press("Enter")
         page.locator("#tl-render").click()
-        expect(page.locator("#tl-render-info")).to_contain_text("rendered 8 frames", timeout=WORK_TIMEOUT_MS)
+        expect(page.locator("#tl-render-info")).to_contain_text("rendered 8 frames")
         expect(page.locator("#tl-video video")).to_have_count(1)
         expect(page.locator("#tl-files")).to_contain_text(".gif")
         expect(page.locator("#tl-files")).to_contain_text(".mp4")
@@ -135,6 +136,6 @@ def test_slider_render_and_bad_upload(app_url, tmp_path):
 
         # A broken upload: a readable message, and the photo and frame already shown stay.
         page.locator("#tl-upload input[type=file]").set_input_files(str(bad))
-        expect(page.get_by_text("is not an image this app can read").first).to_be_visible(timeout=WORK_TIMEOUT_MS)
+        expect(page.get_by_text("is not an image this app can read").first).to_be_visible()
         expect(info).to_contain_text("Rocket")
         page.screenshot(path=str(shots / "timelapse_bad_upload.png"), full_page=True)

@@ -9,7 +9,7 @@ Screenshots go to VSL_SCREENSHOT_DIR if set, else to pytest's tmp_path.
 from __future__ import annotations
 
 import numpy as np
-from test_browser import WORK_TIMEOUT_MS, _pixels, app_url, browser_page  # noqa: F401  (app_url is a fixture)
+from test_browser import _pixels, app_url, browser_page  # noqa: F401  (app_url is a fixture)
 
 
 def test_example_generate_scrub_resample_and_bad_upload(random_weights, app_url, tmp_path):  # noqa: F811
@@ -21,13 +21,13 @@ def test_example_generate_scrub_resample_and_bad_upload(random_weights, app_url,
     with browser_page(app_url, tmp_path) as (page, shots):
         page.get_by_role("tab", name="Inbetweening").click()
         info, readout = page.locator("#ib-info"), page.locator("#ib-readout")
-        expect(info).to_contain_text("KTH-like walking", timeout=WORK_TIMEOUT_MS)  # loaded on page load
+        expect(info).to_contain_text("KTH-like walking")  # loaded on page load
         expect(page.locator("#ib-weights")).to_contain_text("Untrained weights")
         expect(page.locator("#ib-seen img")).to_be_visible()
 
         # One click on an example pair loads both keyframes (thumbnail 3: the BAIR-like pushing clip).
         page.locator("#ib-examples button.thumbnail-item").nth(2).click()
-        expect(info).to_contain_text("BAIR-like pushing", timeout=WORK_TIMEOUT_MS)
+        expect(info).to_contain_text("BAIR-like pushing")
         for box in ("#ib-start", "#ib-end"):
             expect(page.locator(f"{box} img")).to_be_visible()
 
@@ -36,7 +36,7 @@ def test_example_generate_scrub_resample_and_bad_upload(random_weights, app_url,
         count.fill("3")
         count.press("Enter")
         page.locator("#ib-generate").click()
-        expect(readout).to_contain_text("3 samples", timeout=WORK_TIMEOUT_MS)
+        expect(readout).to_contain_text("3 samples")
         expect(readout).to_contain_text("seeds 0-2")
         samples, references = page.locator("#ib-samples img"), page.locator("#ib-references img")
         expect(samples).to_have_count(3)
@@ -53,7 +53,7 @@ def test_example_generate_scrub_resample_and_bad_upload(random_weights, app_url,
         # The scrubber: frame t of every clip changes as t moves.
         src_before, pixels_before = frame.get_attribute("src"), _pixels(frame.screenshot())
         page.locator("#ib-t input[type=range]").press("ArrowLeft")
-        expect(frame).not_to_have_attribute("src", src_before, timeout=WORK_TIMEOUT_MS)
+        expect(frame).not_to_have_attribute("src", src_before)
         pixels_after = _pixels(frame.screenshot())
         assert pixels_after.shape != pixels_before.shape or np.abs(pixels_after - pixels_before).max() > 0, \
             "the mosaic did not change when t moved"
@@ -61,11 +61,11 @@ def test_example_generate_scrub_resample_and_bad_upload(random_weights, app_url,
 
         # Resample: a new seed, generated again.
         page.locator("#ib-resample").click()
-        expect(readout).not_to_contain_text("seeds 0-2", timeout=WORK_TIMEOUT_MS)
+        expect(readout).not_to_contain_text("seeds 0-2")
         expect(readout).to_contain_text("3 samples")
 
         # A broken end frame: a readable message, and the keyframes in use stay.
         page.locator("#ib-end input[type=file]").set_input_files(str(bad))
-        expect(page.get_by_text("is not an image this app can read").first).to_be_visible(timeout=WORK_TIMEOUT_MS)
+        expect(page.get_by_text("is not an image this app can read").first).to_be_visible()
         expect(info).to_contain_text("BAIR-like pushing")
         page.screenshot(path=str(shots / "inbetween_bad_upload.png"), full_page=True)

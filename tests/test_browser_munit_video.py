@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 from PIL import Image
-from test_browser import WORK_TIMEOUT_MS, app_url, browser_page  # noqa: F401  (app_url is a fixture)
+from test_browser import app_url, browser_page  # noqa: F401  (app_url is a fixture)
 
 FLOAT = r"\d+\.\d{4}"
 
@@ -27,19 +27,19 @@ def test_example_translate_resample_and_uploads(random_weights, app_url, tmp_pat
     with browser_page(app_url, tmp_path) as (page, shots):
         page.get_by_role("tab", name="Photo to painting video").click()
         info, readout = page.locator("#mv-info"), page.locator("#mv-readout")
-        expect(info).to_contain_text("grace_hopper.jpg", timeout=WORK_TIMEOUT_MS)  # loaded on page load
+        expect(info).to_contain_text("grace_hopper.jpg")  # loaded on page load
         expect(page.locator("#mv-weights")).to_contain_text("Untrained weights")
 
         # One click on an example loads it and shows it as the model sees it.
         page.locator("#mv-examples button.thumbnail-item").nth(1).click()
-        expect(info).to_contain_text("astronaut.png (a training photo)", timeout=WORK_TIMEOUT_MS)
+        expect(info).to_contain_text("astronaut.png (a training photo)")
         expect(info).to_contain_text("24 frames")
         expect(page.locator("#mv-input video")).to_have_count(1)
 
         # Translate (the λ_t = 0 comparison is on by default): both players, downloads, the flicker table.
         expect(page.locator("#mv-compare input")).to_be_checked()
         page.locator("#mv-translate").click()
-        expect(readout).to_contain_text("rendered 24 frames", timeout=WORK_TIMEOUT_MS)
+        expect(readout).to_contain_text("rendered 24 frames")
         for row in ("input video (reference)", "temporal model", "λ_t = 0 model"):
             expect(readout.locator("tr", has_text=row)).to_contain_text(re.compile(FLOAT))
         for elem in ("#mv-output", "#mv-output-t0"):
@@ -51,18 +51,18 @@ def test_example_translate_resample_and_uploads(random_weights, app_url, tmp_pat
 
         # Resample style: a new seed, translated again.
         page.locator("#mv-resample").click()
-        expect(readout).not_to_contain_text("style seed 0,", timeout=WORK_TIMEOUT_MS)
+        expect(readout).not_to_contain_text("style seed 0,")
         expect(readout).to_contain_text("rendered 24 frames")
 
         # An image is one frame: no flicker to measure.
         page.locator("#mv-image-upload input[type=file]").set_input_files(str(photo))
-        expect(info).to_contain_text("a single image", timeout=WORK_TIMEOUT_MS)
+        expect(info).to_contain_text("a single image")
         page.locator("#mv-translate").click()
-        expect(readout).to_contain_text("n/a for a single image", timeout=WORK_TIMEOUT_MS)
+        expect(readout).to_contain_text("n/a for a single image")
         page.screenshot(path=str(shots / "munit_video_image.png"), full_page=True)
 
         # A broken video: a readable message, and the input in use stays.
         page.locator("#mv-video-upload input[type=file]").set_input_files(str(bad))
-        expect(page.get_by_text("could not be decoded as a video").first).to_be_visible(timeout=WORK_TIMEOUT_MS)
+        expect(page.get_by_text("could not be decoded as a video").first).to_be_visible()
         expect(info).to_contain_text("photo.png")
         page.screenshot(path=str(shots / "munit_video_bad_upload.png"), full_page=True)
