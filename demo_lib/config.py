@@ -27,6 +27,9 @@ class TrainConfig:
     lr_d: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
     ema_decay: float = 0.999          # EMA of every generator; 0 disables it
+    ema_ramp: bool = True             # ramp the EMA decay up from 0 (G starts random); off under --init (G trained)
+    d_warmup_steps: int = 0           # first steps of a run train only the discriminators (G frozen): fresh Ds on
+                                      # a trained G (--init) learn it before G follows their gradients
     amp: bool = True                  # mixed precision, used on CUDA only
     grad_clip: float = 0.0            # 0 disables clipping
     seed: int = 0

@@ -149,6 +149,8 @@ class GANTrainer:
         state: dict[str, Any] = {"step": self.step}
         logs: dict[str, float] = {}
         for phase in self.phases:
+            if self.step < self.cfg.d_warmup_steps and not phase.discriminator:
+                continue
             for name, net in self.nets.items():
                 net.requires_grad_(name in phase.nets)
             opt = self.optimizers[phase.name]
@@ -171,8 +173,11 @@ class GANTrainer:
 
     @torch.no_grad()
     def _update_ema(self) -> None:
-        # Ramp the decay up at the start so the average is not dominated by the random initialisation.
-        decay = min(self.cfg.ema_decay, (1 + self.step) / (10 + self.step))
+        # Ramp the decay up at the start so the average is not dominated by the random initialisation; a G that
+        # starts trained (--init) is already a good average, and a ramp would swap it for the raw, perturbed G.
+        decay = self.cfg.ema_decay
+        if self.cfg.ema_ramp:
+            decay = min(decay, (1 + self.step) / (10 + self.step))
         for name, ema in self.ema.items():
             for p_ema, p in zip(ema.parameters(), self.nets[name].parameters()):
                 p_ema.lerp_(p.detach(), 1 - decay)

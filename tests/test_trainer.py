@@ -57,6 +57,23 @@ def test_time_limit_stops_early_with_a_checkpoint(tiny_timelapse, tmp_path, caps
     assert trainer.step == 3
 
 
+def test_discriminator_warmup_freezes_the_generators_and_ema_without_ramp_keeps_a_trained_g(tiny_timelapse, tmp_path):
+    """d_warmup_steps: the first steps train the discriminators only. ema_ramp=False (set by --init): the EMA moves
+    by 1 - ema_decay per step from the start, not by 90% on the first step as the ramp for a random G does."""
+    trainer = make_trainer(tiny_timelapse, tmp_path)
+    trainer.cfg = dataclasses.replace(trainer.cfg, d_warmup_steps=2, ema_ramp=False, ema_decay=0.9)
+    before = {n: [p.detach().clone() for p in trainer.nets[n].parameters()] for n in ("G_B", "G_A", "D_A")}
+    rows = trainer.fit(steps=2, progress=False)
+    assert all(not k.startswith("G") for r in rows for k in r if k not in ("step", "time_s"))
+    for name in ("G_B", "G_A"):
+        assert all(torch.equal(a, b) for a, b in zip(before[name], trainer.nets[name].parameters())), name
+    assert not all(torch.equal(a, b) for a, b in zip(before["D_A"], trainer.nets["D_A"].parameters()))
+    ema_before = [p.clone() for p in trainer.ema["G_B"].parameters()]
+    trainer.fit(steps=3, progress=False)  # the first generator step
+    for e0, e1, g in zip(ema_before, trainer.ema["G_B"].parameters(), trainer.nets["G_B"].parameters()):
+        torch.testing.assert_close(e1, 0.9 * e0 + 0.1 * g)
+
+
 def test_checkpoint_loads_with_weights_only(tiny_timelapse, tmp_path):
     trainer = make_trainer(tiny_timelapse, tmp_path)
     trainer.fit(steps=1, progress=False)

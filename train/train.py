@@ -17,6 +17,7 @@ into weights/.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shlex
 import sys
@@ -55,7 +56,8 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--out", default="", help="run folder (default runs/<model>-<preset>)")
     parser.add_argument("--resume", default="", help="a checkpoint.pt to continue from")
     parser.add_argument("--init", default="", help="shipped weights (.safetensors) to start the inference net from; "
-                        "the other nets (discriminators, ...) start fresh. The card of the result names them.")
+                        "the other nets (discriminators, ...) start fresh (d_warmup_steps=N trains them alone "
+                        "first), the EMA starts as the loaded net (ema_ramp=False). The card of the result names them.")
     parser.add_argument("--dry-run", action="store_true", help="print the resolved configs and exit")
     parser.add_argument("--no-progress", action="store_true")
     args, overrides = parser.parse_known_args(argv)
@@ -64,6 +66,8 @@ def main(argv: list[str] | None = None) -> Path:
         model_cfg, train_cfg = spec.preset(args.preset, overrides)
     except ValueError as exc:
         parser.error(str(exc))
+    if args.init and not any(o.lstrip("-").startswith("ema_ramp=") for o in overrides):
+        train_cfg = dataclasses.replace(train_cfg, ema_ramp=False)  # the EMA starts as the trained G, not at 0
     if args.dry_run:
         print(json.dumps({"model_config": to_dict(model_cfg), "train_config": to_dict(train_cfg)}, indent=2))
         return Path()
