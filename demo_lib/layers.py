@@ -160,3 +160,12 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple
         mode = "reflect" if ph < h and pw < w else "replicate"
         x = F.pad(x, (0, pw, 0, ph), mode=mode)
     return x, (ph, pw)
+
+
+def coordinate_maps(batch: int, height: int, width: int, like: torch.Tensor) -> torch.Tensor:
+    """(batch, 2, height, width): x then y, from -1 (left, top) to 1 (right, bottom) at any size ("CoordConv",
+    Liu et al. 2018). Concatenated to a conv's input they tell it where it is, which padding alone hardly does."""
+    y = torch.linspace(-1.0, 1.0, height, device=like.device, dtype=like.dtype)
+    x = torch.linspace(-1.0, 1.0, width, device=like.device, dtype=like.dtype)
+    grid = torch.stack(torch.meshgrid(x, y, indexing="xy"), dim=0)                 # (2, height, width)
+    return grid.expand(batch, -1, -1, -1)

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from demo_lib.layers import ConvBlock2d, box_filter
+from demo_lib.layers import ConvBlock2d, box_filter, coordinate_maps
 
 
 # The last case: windows wider than the image.
@@ -26,3 +26,12 @@ def test_conv_of_a_concatenation_with_a_shared_map_equals_the_concatenation(norm
     shared = torch.randn(2, 2, 9, 11, generator=g)          # one 2-channel map per photo
     expected = block(torch.cat([x, shared.repeat_interleave(3, dim=0)], dim=1))
     assert torch.allclose(block.forward_concat(x, shared, 3), expected, atol=1e-5)
+
+
+def test_coordinate_maps_run_from_minus_one_at_the_top_left_to_one_at_the_bottom_right():
+    maps = coordinate_maps(2, 3, 5, like=torch.zeros(1))
+    assert maps.shape == (2, 2, 3, 5)
+    x, y = maps[0]
+    torch.testing.assert_close(x[0], torch.linspace(-1, 1, 5))          # x grows to the right, the same on every row
+    torch.testing.assert_close(y[:, 0], torch.linspace(-1, 1, 3))       # y grows downwards
+    assert torch.equal(x[0], x[2]) and torch.equal(y[:, 0], y[:, 4])

@@ -1,5 +1,7 @@
 """The time-lapse model (Nam et al. 2019) at its tiny preset: shapes, gradients, determinism, invariances."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -67,6 +69,24 @@ def test_frames_share_z_but_each_follows_its_own_hour(tiny_timelapse):
         together = G(source, torch.tensor([[3.0, 12.0, 20.0]]), z)
         alone = G(source, torch.tensor([[12.0]]), z)
     torch.testing.assert_close(together[:, :, 1], alone[:, :, 0], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("coords", [False, True])
+def test_coords_let_the_generator_place_light_by_position(tiny_timelapse, coords):
+    """Reflect-padded convolutions are blind to position: on a uniform photo G_B's frame is uniform whatever the
+    hour, so the sun cannot rise on one side and set on the other. The (x, y) maps of `coords` lift that."""
+    spec, tiny, _, _ = tiny_timelapse
+    cfg = dataclasses.replace(tiny, coords=coords)
+    torch.manual_seed(0)
+    G = spec.build_nets(cfg)["G_B"].eval()
+    photo = torch.full((1, 3, cfg.image_size, cfg.image_size), 0.2)
+    with torch.no_grad():
+        frames = G(photo, torch.tensor([[8.0, 16.0]]), torch.randn(1, cfg.z_dim))     # (1, 3, 2, S, S)
+    spread = (frames - frames.mean(dim=(-2, -1), keepdim=True)).abs().amax()
+    if coords:
+        assert spread > 1e-5    # small at initialisation (about 2e-4), but far above float rounding
+    else:
+        assert spread < 1e-6    # float rounding only (about 5e-8)
 
 
 def test_time_features_wrap_around_midnight():
