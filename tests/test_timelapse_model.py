@@ -30,8 +30,10 @@ def test_generator_and_discriminator_shapes(tiny_timelapse):
     assert nets["D_B"](tl.frames_as_images(frames))[-1].dim() == 4
 
 
-def test_every_parameter_gets_a_finite_gradient(tiny_timelapse):
-    spec, cfg, _, data = tiny_timelapse
+@pytest.mark.parametrize("coords", [False, True])
+def test_every_parameter_gets_a_finite_gradient(tiny_timelapse, coords):
+    spec, tiny, _, data = tiny_timelapse
+    cfg = dataclasses.replace(tiny, coords=coords)
     nets = spec.build_nets(cfg)
     batch = torch.utils.data.default_collate([data[0], data[1]])
     objective = tl.TimelapseObjective(cfg)
