@@ -162,10 +162,11 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple
     return x, (ph, pw)
 
 
-def coordinate_maps(batch: int, height: int, width: int, like: torch.Tensor) -> torch.Tensor:
-    """(batch, 2, height, width): x then y, from -1 (left, top) to 1 (right, bottom) at any size ("CoordConv",
-    Liu et al. 2018). Concatenated to a conv's input they tell it where it is, which padding alone hardly does."""
-    y = torch.linspace(-1.0, 1.0, height, device=like.device, dtype=like.dtype)
-    x = torch.linspace(-1.0, 1.0, width, device=like.device, dtype=like.dtype)
-    grid = torch.stack(torch.meshgrid(x, y, indexing="xy"), dim=0)                 # (2, height, width)
-    return grid.expand(batch, -1, -1, -1)
+def with_coordinates(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C + 2, H, W): x's channels, then x and y maps from -1 (left, top) to 1 (right, bottom) at
+    any size ("CoordConv", Liu et al. 2018). A conv given them knows where it is, which padding alone hardly tells."""
+    B, _, H, W = x.shape
+    ys = torch.linspace(-1.0, 1.0, H, device=x.device, dtype=x.dtype)
+    xs = torch.linspace(-1.0, 1.0, W, device=x.device, dtype=x.dtype)
+    grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=0)               # (2, H, W)
+    return torch.cat([x, grid.expand(B, -1, -1, -1)], dim=1)

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from demo_lib.layers import ConvBlock2d, box_filter, coordinate_maps
+from demo_lib.layers import ConvBlock2d, box_filter, with_coordinates
 
 
 # The last case: windows wider than the image.
@@ -29,7 +29,10 @@ def test_conv_of_a_concatenation_with_a_shared_map_equals_the_concatenation(norm
 
 
 def test_coordinate_maps_run_from_minus_one_at_the_top_left_to_one_at_the_bottom_right():
-    maps = coordinate_maps(2, 3, 5, like=torch.zeros(1))
+    features = torch.randn(2, 4, 3, 5)
+    out = with_coordinates(features)
+    assert torch.equal(out[:, :4], features)                           # the input's channels come first, unchanged
+    maps = out[:, 4:]
     assert maps.shape == (2, 2, 3, 5)
     x, y = maps[0]
     torch.testing.assert_close(x[0], torch.linspace(-1, 1, 5))          # x grows to the right, the same on every row

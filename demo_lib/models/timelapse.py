@@ -47,8 +47,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .. import losses
-from ..layers import (ConvBlock2d, PatchDiscriminator2d, ResBlock2d, UpBlock2d, box_filter, coordinate_maps,
-                      pad_to_multiple)
+from ..layers import (ConvBlock2d, PatchDiscriminator2d, ResBlock2d, UpBlock2d, box_filter, pad_to_multiple,
+                      with_coordinates)
 from ..trainer import Phase
 from ..video import as_rgb_uint8, fit_within, image_to_tensor, resize_image, to_uint8
 
@@ -135,8 +135,8 @@ class TimelapseGenerator(nn.Module):
         cond = torch.cat([time_features(times).reshape(B * N, 2), z.repeat_interleave(N, dim=0)], dim=1)
         h = feats[-1].repeat_interleave(N, dim=0)                                   # (B*N, C, h, w)
         cond_map = cond[:, :, None, None].expand(-1, -1, *h.shape[-2:])            # [t_n, z] tiled over space
-        if self.cfg.coords:                                                         # [t_n, z, x, y]
-            cond_map = torch.cat([cond_map, coordinate_maps(B * N, *h.shape[-2:], like=h)], dim=1)
+        if self.cfg.coords:
+            cond_map = with_coordinates(cond_map)                                   # [t_n, z, x, y]
         for block in self.blocks:
             h = block(h, cond_map)
         for up, fuse, skip in zip(self.up, self.fuse, reversed(feats[:-1])):
@@ -201,7 +201,7 @@ class TimelapseSetDiscriminator(nn.Module):
             layers += [nn.Conv2d(ch_in, ch, 4, 2, 1), nn.LeakyReLU(0.2, True)]
             ch_in = ch
         self.frame_encoder = nn.Sequential(*layers)
-        self.coords = cfg.coords
+        self.cfg = cfg
         extra = 2 + (2 if cfg.coords else 0)                                        # the hour, and x, y
         self.pair_encoder = nn.Sequential(nn.Conv2d(ch_in + extra, ch_in, 3, 1, 1), nn.LeakyReLU(0.2, True),
                                           nn.Conv2d(ch_in, ch_in, 3, 1, 1), nn.LeakyReLU(0.2, True))
@@ -212,8 +212,8 @@ class TimelapseSetDiscriminator(nn.Module):
         B, _, N = frames.shape[:3]
         h = self.frame_encoder(frames_as_images(frames))                            # (B*N, C, h, w)
         t = time_features(times).reshape(B * N, 2)[:, :, None, None].expand(-1, -1, *h.shape[-2:])
-        if self.coords:                                                             # where, as well as when
-            t = torch.cat([t, coordinate_maps(B * N, *h.shape[-2:], like=h)], dim=1)
+        if self.cfg.coords:
+            t = with_coordinates(t)                                                 # where, as well as when
         pair = self.pair_encoder(torch.cat([h, t], dim=1)).mean(dim=(2, 3))          # (B*N, C)
         pooled = pair.reshape(B, N, -1).amax(dim=1)                                  # permutation-invariant
         return self.head(pooled)
