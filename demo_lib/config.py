@@ -26,6 +26,8 @@ class TrainConfig:
     lr_g: float = 2e-4
     lr_d: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
+    lr_decay_from: int = 0            # from this step both learning rates fall linearly to 0 at `steps` (the
+                                      # pix2pixHD / vid2vid schedule); 0 keeps them constant
     ema_decay: float = 0.999          # EMA of every generator; 0 disables it
     ema_ramp: bool = True             # ramp the EMA decay up from 0 (G starts random); off under --init (G trained)
     d_warmup_steps: int = 0           # first steps of a run train only the discriminators (G frozen): fresh Ds on

@@ -154,6 +154,8 @@ class GANTrainer:
             for name, net in self.nets.items():
                 net.requires_grad_(name in phase.nets)
             opt = self.optimizers[phase.name]
+            for group in opt.param_groups:  # set every step, so a resumed run follows its own config's rates
+                group["lr"] = (self.cfg.lr_d if phase.discriminator else self.cfg.lr_g) * self.learning_rate_scale()
             opt.zero_grad(set_to_none=True)
             with autocast(self.device, self.cfg.amp):
                 loss, phase_logs = phase.loss(self._view(phase), batch, state)
@@ -170,6 +172,13 @@ class GANTrainer:
         self._update_ema()
         self.step += 1
         return logs
+
+    def learning_rate_scale(self) -> float:
+        """1 until cfg.lr_decay_from, then linearly down to 0 at cfg.steps."""
+        start, end = self.cfg.lr_decay_from, self.cfg.steps
+        if start <= 0 or self.step < start:
+            return 1.0
+        return max(0.0, (end - self.step) / max(1, end - start))
 
     @torch.no_grad()
     def _update_ema(self) -> None:

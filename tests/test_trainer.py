@@ -74,6 +74,30 @@ def test_discriminator_warmup_freezes_the_generators_and_ema_without_ramp_keeps_
         torch.testing.assert_close(e1, 0.9 * e0 + 0.1 * g)
 
 
+def test_linear_learning_rate_decay_and_a_resume_follows_its_own_rates(tiny_timelapse, tmp_path):
+    """lr_decay_from: constant rates until that step, then linear to 0 at `steps`. The rates are set from the
+    config every step, so a run resumed with new rates uses them instead of the ones saved in the optimizer."""
+    trainer = make_trainer(tiny_timelapse, tmp_path)
+    trainer.cfg = dataclasses.replace(trainer.cfg, steps=6, lr_decay_from=2, lr_g=1e-3, lr_d=4e-3)
+    scales = []
+    for step in range(7):
+        trainer.step = step
+        scales.append(trainer.learning_rate_scale())
+    assert scales == [1.0, 1.0, 1.0, 0.75, 0.5, 0.25, 0.0]
+    trainer.step = 0
+    trainer.fit(steps=4, progress=False)  # the last step taken is step 3, at scale 0.75
+    for phase in trainer.phases:
+        base = 4e-3 if phase.discriminator else 1e-3
+        assert trainer.optimizers[phase.name].param_groups[0]["lr"] == base * 0.75, phase.name
+    ckpt = trainer.save_checkpoint()
+    resumed = make_trainer(tiny_timelapse, tmp_path / "resumed")  # the tiny preset: constant, different rates
+    resumed.load_checkpoint(ckpt)
+    resumed.fit(steps=5, progress=False)
+    for phase in resumed.phases:
+        base = resumed.cfg.lr_d if phase.discriminator else resumed.cfg.lr_g
+        assert resumed.optimizers[phase.name].param_groups[0]["lr"] == base, phase.name
+
+
 def test_checkpoint_loads_with_weights_only(tiny_timelapse, tmp_path):
     trainer = make_trainer(tiny_timelapse, tmp_path)
     trainer.fit(steps=1, progress=False)
