@@ -70,14 +70,16 @@ def _timelapse_tiny() -> tuple[timelapse.TimelapseConfig, TrainConfig]:
 
 
 def _timelapse_demo() -> tuple[timelapse.TimelapseConfig, TrainConfig]:
-    return timelapse.TimelapseConfig(), TrainConfig(steps=5000, batch_size=8, lr_g=2e-4, lr_d=2e-4,
-                                                    log_every=25, ckpt_every=250)
+    # The shipped weights: constant rates for 4849 steps, then linear decay to 0 (run in three resumed legs; the card
+    # lists them). Batches depend only on the step, so one uninterrupted run follows the same path.
+    return timelapse.TimelapseConfig(), TrainConfig(steps=8400, lr_decay_from=4849, batch_size=8, lr_g=2e-4,
+                                                    lr_d=2e-4, log_every=25, ckpt_every=250)
 
 
 def _timelapse_paper() -> tuple[timelapse.TimelapseConfig, TrainConfig]:
     # The published method: adversarial terms and the reconstruction loss only, 128 px, 8 frames per set.
     return (timelapse.TimelapseConfig(image_size=128, frames=8, g_channels=64, g_res_blocks=6, d_channels=64,
-                                      d_layers=4, lambda_anchor=0.0, lambda_div=0.0),
+                                      d_layers=4, lambda_anchor=0.0, lambda_div=0.0, coords=False),
             TrainConfig(steps=200_000, batch_size=16, lr_g=1e-4, lr_d=1e-4, log_every=100, ckpt_every=5000))
 
 

@@ -61,7 +61,7 @@ class TimelapseConfig:
     g_channels: int = 16            # G_B width at full resolution, doubled per downsampling (16, 32, 64, 128)
     g_downsamples: int = 3          # G_B works at 1/2^3 resolution in its residual blocks
     g_res_blocks: int = 4
-    coords: bool = False            # (x, y) maps beside [t_n, z] in G_B's res blocks and in the set D (see below)
+    coords: bool = True             # (x, y) maps beside [t_n, z] in G_B's res blocks and in the set D (see below)
     mapper_channels: int = 16       # G_A width
     mapper_blocks: int = 2
     d_channels: int = 32            # both discriminators
