@@ -25,13 +25,13 @@ Deviations from the paper, all switchable in the config:
   * `lambda_div` (ours; 0 in `paper`): a mode-seeking term (MSGAN) so that z is not ignored in short training runs;
     where it draws a second z, the anchor above takes the better of the two samples ("best of many"), so z can
     pick the weather instead of every sample being pulled to the average one.
-  * `coords` (ours; on by default, off in `paper`): x and y maps in [-1, 1] join [t_n, z] in G_B's residual blocks and the hour
-    in the set D. Convolutions with reflect padding are blind to position: without the maps, G_B cannot put the
-    sun's glow on the left in the morning and on the right in the evening (the procedural sun rises on the left;
+  * `coords` (ours; on by default, off in `paper`): x and y maps in [-1, 1] join [t_n, z] in G_B's residual blocks and
+    the hour in the set D. Convolutions with reflect padding are blind to position: without the maps, G_B cannot put
+    the sun's glow on the left in the morning and on the right in the evening (the procedural sun rises on the left;
     real cameras face any way, so the side would be learned per dataset), and the set D, mean-pooled over space,
-    cannot ask for it. With them the sun moves across generated skies; on their own they did not lower the
-    timestamp error (2.01 h at 4141 steps against 1.91 h at 5000 without them), but with the learning rates then
-    decaying to 0 the shipped 8400-step run reaches 1.70 h (README, "Time-lapse").
+    cannot ask for it. With them the sun moves across generated skies; on their own they did not lower the timestamp
+    error (2.01 h at 4141 steps against 1.91 h at 5000 without them), but with the learning rates then decaying to 0
+    the shipped 8400-step run reaches 1.70 h (README, "Time-lapse").
   * Layer sizes are ours (the paper's are not public); the frames are generated jointly (one E(I), one z) and judged
     jointly by the set discriminator, as in the paper.
 """
