@@ -2,7 +2,6 @@
 
 import dataclasses
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -117,12 +116,6 @@ def test_batches_depend_only_on_the_step():
     assert not set(r0.batch(0)) & set(r1.batch(0))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_two_process_gloo_ddp_step(tmp_path):
     """torchrun with 2 CPU processes: one training step of the tiny preset, weights identical on both ranks."""
     script = tmp_path / "ddp_step.py"
@@ -149,8 +142,8 @@ print("DDP-OK", dist.get_rank(), dist.get_world_size(), flush=True)
 dist.destroy_process_group()
 """)
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-           f"--master_port={free_port()}", str(script)]
+    # --standalone: torchrun binds its own free port (a port picked here could be taken before torchrun binds it)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script)]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env, cwd=ROOT)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert result.stdout.count("DDP-OK") == 2
