@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> dict:
     te = results["timestamp_error"]
     rows += ["", f"Timestamp error on {args.scenes} held-out procedural scenes (mean circular error in hours; "
              f"lower is better; a random guess scores 6 h; target < {TARGETS['timestamp_error_hours']} h):", "",
-             "| frames | mean error (h) |", "|---|---|"]
+             "| frames | mean error (h) | standard error over scenes (h) |", "|---|---|---|"]
     labels = {
         "timestamp_error_hours": f"time-lapse model, z from the seed ({results['weights_card_steps']} steps)",
         "timestamp_error_mean_z_hours": "time-lapse model, z = 0 (mean weather)",
@@ -95,7 +95,12 @@ def main(argv: list[str] | None = None) -> dict:
         "time_blind_input_copy_hours": "time-blind: the input photo unchanged",
         "time_blind_model_at_noon_hours": "time-blind: the model asked for 12:00 every time",
     }
-    rows += [f"| {label} | {te[key]:.2f} |" for key, label in labels.items()]
+    standard_errors = {key: "-" if se is None else f"{se:.2f}" for key, se in te["standard_errors"].items()}
+    rows += [f"| {label} | {te[key]:.2f} | {standard_errors[key]} |" for key, label in labels.items()]
+    rows += ["", "The model's mean error (h) per requested hour, z from the seed:", "",
+             "| " + " | ".join(f"{hour} h" for hour in te["timestamp_error_by_hour"]) + " |",
+             "|" + "---|" * len(te["timestamp_error_by_hour"]),
+             "| " + " | ".join(f"{error:.1f}" for error in te["timestamp_error_by_hour"].values()) + " |"]
     rows += ["", f"Protocol: {te['protocol']}"]
     write_results("timelapse", results, rows)
     if args.record:

@@ -114,8 +114,12 @@ def _timelapse_evaluate(pipeline: timelapse.TimelapsePipeline, num_scenes: int) 
         "time_blind_input_copy_hours": lambda im, hours, i: np.repeat(im[None], len(hours), axis=0),
         "time_blind_model_at_noon_hours": lambda im, hours, i: pipeline.generate(im, [12.0] * len(hours), seed=i),
     }, scenes, weathers=weathers)
+    by_hour = errors["timestamp_error_hours"]["by_hour"]
     return {
         **{name: round(result["mean_hours"], 3) for name, result in errors.items()},
+        "standard_errors": {name: result["standard_error_hours"] and round(result["standard_error_hours"], 3)
+                                 for name, result in errors.items()},
+        "timestamp_error_by_hour": {hour: round(error, 2) for hour, error in by_hour.items()},
         "protocol": (
             f"{num_scenes} held-out procedural scenes at 128x128, each photographed at a random hour; frames asked "
             f"for hours 0, 2, ..., 22 with z drawn from seed = scene index (timestamp_error_hours) or z = 0, the "
@@ -124,8 +128,9 @@ def _timelapse_evaluate(pipeline: timelapse.TimelapsePipeline, num_scenes: int) 
             f"timestamp_error_generator_128px: the generator at 128 px instead. Each frame is dated by the nearest "
             f"of the scene's ground-truth renders every 15 min in 9 weathers (8x8 log-intensity thumbnails); hours "
             f"whose renders look the same (thumbnails within 1 grey level, e.g. a place without lit windows at "
-            f"night) are not told apart; mean circular error in hours. ground_truth_random_weather: true renders "
-            f"in random weather, the estimator's own floor. "
+            f"night) are not told apart; mean circular error in hours, with the standard error of that mean over "
+            f"scenes (standard_errors) and the model's mean error per requested hour (timestamp_error_by_hour). "
+            f"ground_truth_random_weather: true renders in random weather, the estimator's own floor. "
             f"Time-blind: the input photo unchanged, or the model asked for 12:00 every time."),
     }
 

@@ -641,8 +641,10 @@ N_SCENES, EVAL_SIZE = (2, 64) if TINY else (10, 128)
 t0 = time.perf_counter()
 metrics = spec.evaluate(pipe, N_SCENES)
 print(f"evaluated {N_SCENES} held-out scenes in {time.perf_counter() - t0:.1f} s; model: {MODEL_NOTE}")
-rows = [(k.removesuffix("_hours").replace("_", " "), v) for k, v in metrics.items() if k.endswith("_hours")]
-display(Markdown("| | mean error (h) |\n|---|---:|\n" + "\n".join(f"| {k} | {v:.2f} |" for k, v in rows)))
+rows = [(k.removesuffix("_hours").replace("_", " "), v, metrics["standard_errors"][k])
+        for k, v in metrics.items() if k.endswith("_hours")]
+display(Markdown("| | mean error (h) | standard error over scenes (h) |\n|---|---:|---:|\n"
+                 + "\n".join(f"| {k} | {v:.2f} | {se:.2f} |" for k, v, se in rows)))
 if TINY and not registry.weights_path("timelapse").is_file():
     print("(tiny mode, a few training steps: these numbers only show that the evaluation runs)")
 scenes = tld.heldout_scenes(N_SCENES, (EVAL_SIZE, EVAL_SIZE))

@@ -116,6 +116,20 @@ def test_mismatched_times_are_far_from_the_true_ones():
     assert ((moved >= 0) & (moved < 24)).all()
 
 
+def test_mirrored_mismatches_swap_morning_and_afternoon():
+    times = torch.tensor([[8.0, 9.0, 10.0, 6.0], [12.0, 11.5, 0.5, 13.0]])  # the 2nd: mirroring moves it < 4 h
+    torch.manual_seed(0)
+    moved = tl.mismatched_times(times, 4.0, mirror_fraction=1.0)
+    assert moved[0].tolist() == [16.0, 15.0, 14.0, 18.0]
+    assert (tl.circular_hours(moved[1], times[1]) >= 4.0 - 1e-4).all()     # the random shift instead
+    torch.manual_seed(0)
+    random_only = tl.mismatched_times(times, 4.0)
+    torch.manual_seed(0)
+    assert torch.equal(tl.mismatched_times(times, 4.0, mirror_fraction=0.0), random_only)
+    assert torch.equal(tl.circular_hours(torch.tensor([23.0, 2.0]), torch.tensor([1.0, 14.0])),
+                       torch.tensor([2.0, 12.0]))
+
+
 def test_guided_upsampling_keeps_the_photos_detail():
     """A colour change predicted at low resolution, applied at full resolution: fine texture must survive."""
     g = torch.Generator().manual_seed(0)
@@ -185,6 +199,21 @@ def test_timestamp_error_of_a_perfect_and_a_blind_model():
     assert result["perfect"]["mean_hours"] == 0.0
     # Hours spread evenly over the day: one look for every hour is off by 6 h on average, like a random guess.
     assert result["blind"]["mean_hours"] == pytest.approx(6.0)
+
+
+def test_timestamp_error_standard_error_over_scenes_and_error_by_hour():
+    class Scene:  # brightness encodes the hour unambiguously
+        def render(self, hour, weather=None):
+            return np.full((16, 16, 3), int(hour * 10), dtype=np.uint8)
+
+    late_by = [0.0, 2.0, 4.0]  # scene i's frames show the hour late_by[i] hours after the one asked for
+    late = {"late": lambda im, hours, i: np.stack([Scene().render((h + late_by[i]) % 24) for h in hours])}
+    result = tl.timestamp_error(late, [Scene()] * 3)["late"]
+    assert result["mean_hours"] == pytest.approx(2.0)
+    assert result["standard_error_hours"] == pytest.approx(2.0 / np.sqrt(3))   # per-scene means 0, 2, 4
+    assert list(result["by_hour"]) == [str(h) for h in range(0, 24, 2)]
+    assert result["by_hour"]["22"] == pytest.approx(2.0)                          # 22 + 4 h wraps to 2:00: 4 h off
+    assert tl.timestamp_error(late, [Scene()])["late"]["standard_error_hours"] is None
 
 
 def test_hours_that_look_the_same_in_the_truth_are_not_errors():
