@@ -117,8 +117,8 @@ def _timelapse_evaluate(pipeline: timelapse.TimelapsePipeline, num_scenes: int) 
     by_hour = errors["timestamp_error_hours"]["by_hour"]
     return {
         **{name: round(result["mean_hours"], 3) for name, result in errors.items()},
-        "standard_errors": {name: result["standard_error_hours"] and round(result["standard_error_hours"], 3)
-                                 for name, result in errors.items()},
+        "standard_errors": {name: None if result["standard_error_hours"] is None  # None: a single scene
+                            else round(result["standard_error_hours"], 3) for name, result in errors.items()},
         "timestamp_error_by_hour": {hour: round(error, 2) for hour, error in by_hour.items()},
         "protocol": (
             f"{num_scenes} held-out procedural scenes at 128x128, each photographed at a random hour; frames asked "
