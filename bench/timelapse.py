@@ -3,6 +3,7 @@
     python -m bench.timelapse                        # shipped weights; writes bench/results/timelapse.{json,md}
     python -m bench.timelapse --scenes 48 --device cuda
     python -m bench.timelapse --record               # also writes the rows into the weights' card (metrics.benchmark)
+    python -m bench.timelapse --compare shipped runs/x/checkpoint-*.pt --first-scene 1000   # choose a checkpoint
 
 Speed: one frame at 128 px (the generator at 128 px); a 24-frame day cycle with the generator at 256 px and guided
 upsampling to a 1024x683 photo (next to plain bilinear upsampling, and to the generator at its training resolution,
@@ -11,6 +12,10 @@ Quality: the timestamp error (hours) on held-out procedural scenes: each generat
 ground-truth render of its scene (`timelapse.HourEstimator`, independent of the model; hours whose ground truth
 looks the same, such as a windowless place at night, are not told apart), next to the estimator's own floor (true
 renders in random weather) and two time-blind models.
+Choosing a checkpoint (`--compare`): the timestamp error, z from the seed, of each training checkpoint's EMA
+generator (and of weights files, or `shipped`) on the same held-out scenes, by default 48 from held-out scene 1000
+on, so that the benchmark's scenes (0-47) never choose the model they then score, with each one's difference to the
+first listed, paired scene by scene. Writes bench/results/timelapse_compare.{json,md}.
 """
 
 from __future__ import annotations
@@ -49,6 +54,59 @@ def quality(model, num_scenes: int) -> dict[str, float]:
     return registry.get("timelapse").evaluate(model, num_scenes)
 
 
+def compare(models: list[str], num_scenes: int, first_scene: int) -> dict:
+    """Timestamp error (z from the seed, as the app makes frames) of each training checkpoint, weights file or
+    `shipped`, on the same scenes and ground-truth references, and each one's difference to the first listed, paired
+    scene by scene (its standard error is that of the mean per-scene difference, which the scenes' own difficulty
+    does not inflate)."""
+    from demo_lib.data.timelapse_data import heldout_scenes, reference_weathers
+    from demo_lib.models.timelapse import timestamp_error
+
+    def load(name: str):
+        if name == "shipped":
+            return registry.load("timelapse", device="cpu")
+        if name.endswith(".safetensors"):                   # weights with their card, e.g. an earlier shipped file
+            return registry.pipeline_from_file("timelapse", name, "cpu")
+        return registry.pipeline_from_checkpoint(name, "cpu")
+
+    def generate(model):
+        return lambda photo, hours, i: model.generate(photo, hours, seed=i)
+
+    def rounded(value: float | None) -> float | None:
+        return None if value is None else round(value, 3)
+
+    pipelines = {name: load(name) for name in models}
+    errors = timestamp_error({name: generate(p) for name, p in pipelines.items()},
+                             heldout_scenes(num_scenes, (128, 128), first_scene), weathers=reference_weathers())
+
+    def paired_difference(e: dict) -> dict[str, float | None]:
+        diff = np.asarray(e["per_scene"]) - np.asarray(errors[models[0]]["per_scene"])
+        return {"mean_hours": rounded(float(diff.mean())),
+                "standard_error_hours": rounded(float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1
+                                                else None)}
+
+    return {name: {"step": pipelines[name].card["train"]["steps"], "mean_hours": rounded(e["mean_hours"]),
+                   "standard_error_hours": rounded(e["standard_error_hours"]),
+                   f"minus_{models[0]}": paired_difference(e),
+                   "by_hour": {h: round(v, 2) for h, v in e["by_hour"].items()}} for name, e in errors.items()}
+
+
+def write_comparison(results: dict, num_scenes: int, first_scene: int, argv: list[str] | None) -> None:
+    reference = next(iter(results))
+    hours = list(results[reference]["by_hour"])
+    rows = [f"Timestamp error (h) on held-out scenes {first_scene}-{first_scene + num_scenes - 1}, z from the seed; "
+            f"the benchmark scores scenes 0-{num_scenes - 1}. `{command_line('timelapse', argv)}`", "",
+            f"| model | step (of its run) | mean error | standard error | minus {reference}, paired | "
+            + " | ".join(f"{h} h" for h in hours) + " |", "|---|---|---|---|---|" + "---|" * len(hours)]
+    for name, r in results.items():
+        difference = r[f"minus_{reference}"]
+        rows.append(f"| {name} | {r['step']} | {r['mean_hours']:.3f} | {r['standard_error_hours'] or '-'} | "
+                    f"{difference['mean_hours']:+.3f} ± {difference['standard_error_hours'] or '-'} | "
+                    + " | ".join(f"{v:.1f}" for v in r["by_hour"].values()) + " |")
+    write_results("timelapse_compare", {"environment": environment(), "first_scene": first_scene,
+                                        "scenes": num_scenes, "models": results}, rows)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default=None, help="cpu or cuda (default: every one available)")
@@ -56,8 +114,20 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--variant", default=None)
     parser.add_argument("--record", action="store_true", help="write the results into the weights' card")
+    parser.add_argument("--compare", nargs="+", metavar="MODEL",
+                        help="only compare these training checkpoints, weights files (.safetensors) or 'shipped' on "
+                             "--first-scene's scenes")
+    parser.add_argument("--first-scene", type=int, default=1000, help="first held-out scene for --compare")
     args = parser.parse_args(argv)
     import torch
+
+    if args.compare:
+        try:
+            results = compare(args.compare, args.scenes, args.first_scene)
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:   # a missing or foreign file: say which
+            parser.error(f"--compare: {exc}".splitlines()[0])
+        write_comparison(results, args.scenes, args.first_scene, argv)
+        return results
 
     devices = [args.device] if args.device else (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
     results: dict = {"environment": environment(), "targets": TARGETS, "speed": {}}

@@ -38,6 +38,8 @@ class TrainConfig:
     num_workers: int = 0
     log_every: int = 10
     ckpt_every: int = 500
+    keep_checkpoints: bool = False    # also keep each checkpoint as checkpoint-<step>.pt, for choosing one on a
+                                      # validation set (`bench.timelapse --compare`, `export --checkpoint`)
     out_dir: str = "runs"
     data_root: str = ""               # optional real data folder(s); model-specific meaning, '' = procedural only
     time_limit_s: float = 0.0         # stop early, with a checkpoint, after this many seconds of training; 0 = none

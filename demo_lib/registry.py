@@ -70,8 +70,10 @@ def _timelapse_tiny() -> tuple[timelapse.TimelapseConfig, TrainConfig]:
 
 
 def _timelapse_demo() -> tuple[timelapse.TimelapseConfig, TrainConfig]:
-    # The shipped weights: constant rates for 4849 steps, then linear decay to 0 (run in three resumed legs; the card
-    # lists them). Batches depend only on the step, so one uninterrupted run follows the same path.
+    # Constant rates for 4849 steps, then linear decay to 0 (run in three resumed legs; batches depend only on the
+    # step, so one uninterrupted run follows the same path). The shipped weights are this run fine-tuned with
+    # mismatch_mirror=0.5 and fresh discriminators (train --init: the card's command is the fine-tune's, and its
+    # init_from holds this run's).
     return timelapse.TimelapseConfig(), TrainConfig(steps=8400, lr_decay_from=4849, batch_size=8, lr_g=2e-4,
                                                     lr_d=2e-4, log_every=25, ckpt_every=250)
 
@@ -97,10 +99,9 @@ def _timelapse_dataset(cfg: timelapse.TimelapseConfig, train: TrainConfig) -> to
 def _timelapse_evaluate(pipeline: timelapse.TimelapsePipeline, num_scenes: int) -> dict[str, Any]:
     """Timestamp error on held-out procedural scenes, with the estimator's own floor and time-blind baselines."""
     from .data.outdoor import Weather
-    from .data.timelapse_data import heldout_scenes
+    from .data.timelapse_data import heldout_scenes, reference_weathers
 
     scenes = heldout_scenes(num_scenes, (128, 128))
-    weathers = [Weather(cloud_cover=c, haze=h) for c in (0.05, 0.5, 0.95) for h in (0.05, 0.3, 0.6)]
     weather_rng = np.random.default_rng(1)
 
     errors = timelapse.timestamp_error({   # `generate` as the app calls it: its default resolution, guided
@@ -113,7 +114,7 @@ def _timelapse_evaluate(pipeline: timelapse.TimelapsePipeline, num_scenes: int) 
             [scenes[i].render(h, Weather.random(weather_rng)) for h in hours]),
         "time_blind_input_copy_hours": lambda im, hours, i: np.repeat(im[None], len(hours), axis=0),
         "time_blind_model_at_noon_hours": lambda im, hours, i: pipeline.generate(im, [12.0] * len(hours), seed=i),
-    }, scenes, weathers=weathers)
+    }, scenes, weathers=reference_weathers())
     by_hour = errors["timestamp_error_hours"]["by_hour"]
     return {
         **{name: round(result["mean_hours"], 3) for name, result in errors.items()},
@@ -705,6 +706,25 @@ def pipeline_from_file(name: str, path: str | Path, device: torch.device | str |
     cfg = config_lib.from_dict(spec.config_cls, card["config"])
     device = best_device(str(device)) if device is not None else best_device()
     return spec.build_pipeline(cfg, state, device, card)
+
+
+def inference_weights(spec: ModelSpec, state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], str]:
+    """The inference net's weights in a training checkpoint: its EMA where the run kept one ("EMA"), else "raw"."""
+    if spec.inference_net in state["ema"]:
+        return state["ema"][spec.inference_net], "EMA"
+    return state["nets"][spec.inference_net], "raw"
+
+
+def pipeline_from_checkpoint(path: str | Path, device: torch.device | str | None = "cpu") -> Any:
+    """A training checkpoint's inference pipeline, to compare checkpoints before one is exported (train.export)."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    spec = get(state["model"])
+    if spec.finalize is not None:
+        raise ValueError(f"{spec.name} computes part of its weights at export: export the run, then load the file")
+    weights, _ = inference_weights(spec, state)
+    cfg = config_lib.from_dict(spec.config_cls, state["model_config"])
+    card = {"model": spec.name, "variant": f"checkpoint {Path(path).name}", "train": {"steps": int(state["step"])}}
+    return spec.build_pipeline(cfg, weights, best_device(str(device)) if device else best_device(), card)
 
 
 @functools.lru_cache(maxsize=8)

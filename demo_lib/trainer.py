@@ -270,8 +270,11 @@ class GANTrainer:
             return None
         path = Path(path) if path else self.run_dir / "checkpoint.pt"
         tmp = path.with_suffix(".tmp")
-        torch.save(self.checkpoint_state(), tmp)
+        state = self.checkpoint_state()
+        torch.save(state, tmp)
         tmp.replace(path)  # atomic: a crash mid-write never leaves a broken checkpoint
+        if self.cfg.keep_checkpoints:
+            torch.save(state, path.with_name(f"{path.stem}-{self.step}.pt"))
         return path
 
     def load_checkpoint(self, path: str | Path) -> None:

@@ -36,6 +36,48 @@ def test_tiny_training_then_export(tmp_path):
     assert model.generate(__import__("numpy").zeros((16, 16, 3), "uint8"), [3.0]).shape == (1, 16, 16, 3)
 
 
+def test_kept_checkpoints_are_compared_on_other_scenes_and_the_chosen_one_exported(tmp_path, monkeypatch, capsys):
+    """keep_checkpoints=true keeps every checkpoint; bench.timelapse --compare scores them on held-out scenes that
+    are not the benchmark's; export --checkpoint ships the chosen one, with its own step in the card."""
+    import bench.common
+    import bench.timelapse
+    import torch
+    from demo_lib import registry
+    from train.export import export
+
+    out = tmp_path / "run"
+    result = run("train.train", "timelapse", "--preset", "tiny", "steps=3", "ckpt_every=1", "keep_checkpoints=true",
+                 "--out", str(out), "--no-progress")
+    assert result.returncode == 0, result.stderr[-2000:]
+    kept = sorted(p.name for p in out.glob("checkpoint-*.pt"))
+    assert kept == ["checkpoint-1.pt", "checkpoint-2.pt", "checkpoint-3.pt"]
+    assert torch.load(out / "checkpoint-2.pt", weights_only=True)["step"] == 2
+
+    monkeypatch.setattr(bench.common, "RESULTS", tmp_path)
+    paths = [str(out / name) for name in kept[:2]]
+    results = bench.timelapse.main(["--compare", *paths, "--scenes", "2", "--first-scene", "1000"])
+    assert [results[p]["step"] for p in paths] == [1, 2]
+    assert all(0 <= r["mean_hours"] <= 12 and len(r["by_hour"]) == 12 for r in results.values())
+    first, second = (results[p] for p in paths)                  # differences are paired with the first listed
+    assert first[f"minus_{paths[0]}"]["mean_hours"] == 0
+    assert abs(second[f"minus_{paths[0]}"]["mean_hours"] - (second["mean_hours"] - first["mean_hours"])) < 2e-3
+    table = (tmp_path / "timelapse_compare.md").read_text()
+    assert "held-out scenes 1000-1001" in table and paths[1] in table
+
+    path = export(out, variant="chosen", eval_scenes=0, out_root=tmp_path / "weights", checkpoint="checkpoint-2.pt")
+    card = json.loads(path.with_suffix(".json").read_text())
+    assert card["train"]["steps"] == 2 and card["train"]["checkpoint"] == "checkpoint-2.pt"
+    photo = __import__("numpy").full((16, 16, 3), 90, "uint8")
+    from_checkpoint = registry.pipeline_from_checkpoint(out / "checkpoint-2.pt").generate(photo, [6.0], seed=1)
+    exported = registry.pipeline_from_file("timelapse", path, "cpu").generate(photo, [6.0], seed=1)
+    assert abs(from_checkpoint.astype(int) - exported).max() <= 2                 # float16 storage rounds a little
+    assert bench.timelapse.compare([str(path)], 1, 1000)[str(path)]["step"] == 2  # weights files compare too
+    with pytest.raises(SystemExit):
+        bench.timelapse.main(["--compare", str(tmp_path / "missing.pt")])
+    message = capsys.readouterr().err
+    assert "--compare" in message and "missing.pt" in message and "Traceback" not in message
+
+
 def test_fine_tune_from_shipped_weights_records_them_in_the_card(tmp_path):
     from train.export import export
 

@@ -2,6 +2,7 @@
 
     python -m train.export runs/timelapse-demo                 # -> weights/timelapse/demo.{safetensors,json}
     python -m train.export runs/timelapse-demo --variant demo --eval-scenes 24
+    python -m train.export runs/timelapse-demo --checkpoint checkpoint-2750.pt   # a kept one (keep_checkpoints=true)
 
 The card records the model config, the exact training command, steps, data, wall time, and metrics measured here
 on held-out data by the model's own evaluation (`ModelSpec.evaluate`), so that a test can check card and file agree.
@@ -50,13 +51,12 @@ def training_seconds(log_rows: list[dict]) -> float | None:
 
 
 def export(run_dir: str | Path, variant: str = "demo", eval_scenes: int = 24, out_root: Path = WEIGHTS_DIR,
-           dtype: str = "float16") -> Path:
+           dtype: str = "float16", checkpoint: str = "checkpoint.pt") -> Path:
     run_dir = Path(run_dir)
-    state = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
+    state = torch.load(run_dir / checkpoint, map_location="cpu", weights_only=True)
     spec = registry.get(state["model"])
     cfg = from_dict(spec.config_cls, state["model_config"])
-    source = state["ema"] if spec.inference_net in state["ema"] else state["nets"]
-    weights = source[spec.inference_net]
+    weights, weights_from = registry.inference_weights(spec, state)
     finalized = {}
     if spec.finalize is not None:  # e.g. vid2vid's style clusters, computed with the trained nets into the weights
         nets = spec.build_nets(cfg)
@@ -91,7 +91,9 @@ def export(run_dir: str | Path, variant: str = "demo", eval_scenes: int = 24, ou
                              if k.endswith("total")},
             "git_commit": git_commit(),
             "date": dt.date.today().isoformat(),
-            "weights_from": "EMA" if source is state["ema"] else "raw",
+            "weights_from": weights_from,
+            # A kept checkpoint chosen on a validation set (`keep_checkpoints=true`), not the run's last state.
+            **({"checkpoint": checkpoint} if checkpoint != "checkpoint.pt" else {}),
             "dtype": dtype,
             **({"finalize": finalized} if finalized else {}),
         },
@@ -111,8 +113,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--eval-scenes", type=int, default=24, help="held-out scenes for the card's metrics")
     parser.add_argument("--dtype", choices=("float16", "float32"), default="float16",
                         help="storage type of the weights (inference always runs in float32 on the CPU)")
+    parser.add_argument("--checkpoint", default="checkpoint.pt",
+                        help="which checkpoint of the run folder (default its last state; checkpoint-<step>.pt are "
+                             "kept by keep_checkpoints=true, e.g. to export the one chosen on a validation set)")
     args = parser.parse_args(argv)
-    export(args.run_dir, args.variant, args.eval_scenes, dtype=args.dtype)
+    export(args.run_dir, args.variant, args.eval_scenes, dtype=args.dtype, checkpoint=args.checkpoint)
 
 
 if __name__ == "__main__":

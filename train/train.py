@@ -6,6 +6,7 @@
     python -m train.train timelapse --preset demo --resume runs/timelapse-demo/checkpoint.pt
     python -m train.train timelapse --preset demo --init weights/timelapse/demo.safetensors   # fine-tune shipped G
     python -m train.train timelapse --preset demo --dry-run            # print the resolved configs and stop
+    python -m train.train timelapse --preset demo keep_checkpoints=true   # keep checkpoint-<step>.pt, to choose one
     torchrun --nproc_per_node=2 -m train.train timelapse --preset demo  # DDP: gloo on CPU, NCCL on GPUs
 
 Settings after the preset are `key=value` overrides of the model config or the train config (`--key=value` works

@@ -403,9 +403,16 @@ def build_training_data(size: int, frames: int, seed: int, data_root: str = "", 
 # Evaluation and the app
 
 
-def heldout_scenes(n: int, size: tuple[int, int]) -> list[OutdoorScene]:
-    """Scenes never used for training (scene_seeds("heldout", n)), for the timestamp-error benchmark."""
-    return [OutdoorScene(s, size) for s in scene_seeds("heldout", n)]
+def reference_weathers() -> list[Weather]:
+    """The 9 weathers (cloud cover x haze) of the ground-truth renders that the timestamp error dates frames by."""
+    return [Weather(cloud_cover=c, haze=h) for c in (0.05, 0.5, 0.95) for h in (0.05, 0.3, 0.6)]
+
+
+def heldout_scenes(n: int, size: tuple[int, int], first: int = 0) -> list[OutdoorScene]:
+    """Scenes never used for training, held-out scenes first .. first + n - 1: the timestamp-error benchmark uses
+    0 .. n - 1; choosing between checkpoints uses another range (bench.timelapse --compare) so that the benchmark's
+    scenes never pick the model they then score."""
+    return [OutdoorScene(s, size) for s in scene_seeds("heldout", first + n)[first:]]
 
 
 # name -> (what the scene must contain, hour)
