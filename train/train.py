@@ -1,7 +1,7 @@
 """Train any registry model: one entry point, torchrun-ready.
 
     python -m train.train timelapse --preset tiny                      # seconds, for a smoke test
-    python -m train.train timelapse --preset demo                      # the shipped weights (CPU: ~85 min)
+    python -m train.train timelapse --preset demo                      # the run behind the shipped weights (CPU: 3.5 h)
     python -m train.train timelapse --preset demo steps=500 batch_size=4 --out runs/try
     python -m train.train timelapse --preset demo --resume runs/timelapse-demo/checkpoint.pt
     python -m train.train timelapse --preset demo --init weights/timelapse/demo.safetensors   # fine-tune shipped G
