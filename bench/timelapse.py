@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None) -> dict:
         results["speed"][device] = speed(model, args.repeats)
         print(device, {k: round(v["median_s"], 4) for k, v in results["speed"][device].items()}, flush=True)
     results["weights_card_steps"] = model.card["train"]["steps"]
+    results["weights"] = {"variant": args.variant or "shipped", "sha256": model.card.get("sha256")}
     results["timestamp_error"] = quality(model, args.scenes)
     print({k: v for k, v in results["timestamp_error"].items() if k != "protocol"}, flush=True)
 
@@ -171,8 +172,10 @@ def main(argv: list[str] | None = None) -> dict:
              "| " + " | ".join(f"{hour} h" for hour in te["timestamp_error_by_hour"]) + " |",
              "|" + "---|" * len(te["timestamp_error_by_hour"]),
              "| " + " | ".join(f"{error:.1f}" for error in te["timestamp_error_by_hour"].values()) + " |"]
-    rows += ["", f"Protocol: {te['protocol']}"]
-    write_results("timelapse", results, rows)
+    rows += ["", f"Protocol: {te['protocol']}",
+             "", f"Weights: {results['weights']['variant']} (sha256 {results['weights']['sha256']})."]
+    # Another variant (a candidate, an ablation) gets its own files: timelapse.{json,md} stay the shipped weights'.
+    write_results("timelapse" if args.variant is None else f"timelapse_{args.variant}", results, rows)
     if args.record:
         record_in_card(weights, "benchmark", {
             "command": command_line("timelapse", argv),

@@ -20,14 +20,16 @@ def test_main_writes_results_and_records_them_in_the_card(tmp_path, monkeypatch)
     monkeypatch.setattr(bench.common, "RESULTS", tmp_path)
     monkeypatch.setattr(registry, "weights_path", lambda model, variant=None: path)
 
-    results = B.main(["--scenes", "1", "--repeats", "1", "--device", "cpu", "--record"])
+    results = B.main(["--scenes", "1", "--repeats", "1", "--device", "cpu", "--variant", "tiny", "--record"])
 
     errors = results["timestamp_error"]
     assert 0 <= errors["ground_truth_random_weather_hours"] <= 12 and "look the same" in errors["protocol"]
-    assert "Timestamp error on 1 held-out" in (tmp_path / "timelapse.md").read_text()
+    table = (tmp_path / "timelapse_tiny.md").read_text()       # a variant's own files: the shipped ones stay
+    assert "Timestamp error on 1 held-out" in table and f"Weights: tiny (sha256 {digest})" in table
+    assert not (tmp_path / "timelapse.md").exists() and results["weights"]["sha256"] == digest
     written = json.loads(path.with_suffix(".json").read_text())
     assert written["metrics"]["timestamp_error_hours"] == 9.0                       # the export's numbers stay
     recorded = written["metrics"]["benchmark"]
-    assert recorded["command"] == "python -m bench.timelapse --scenes 1 --repeats 1 --device cpu --record"
+    assert recorded["command"] == "python -m bench.timelapse --scenes 1 --repeats 1 --device cpu --variant tiny --record"
     assert recorded["timestamp_error"] == errors and set(recorded["seconds"]) == {"cpu"}
     assert sha256_of(path) == digest == written["sha256"]

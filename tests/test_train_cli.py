@@ -88,13 +88,23 @@ def test_fine_tune_from_shipped_weights_records_them_in_the_card(tmp_path):
     result = run("train.train", "timelapse", "--preset", "tiny", "steps=1", "--init", str(weights),
                  "--out", str(second), "--no-progress")
     assert result.returncode == 0, result.stderr[-2000:]
-    card = json.loads(export(second, variant="b", eval_scenes=0, out_root=tmp_path / "weights")
-                      .with_suffix(".json").read_text())
+    second_weights = export(second, variant="b", eval_scenes=0, out_root=tmp_path / "weights")
+    card = json.loads(second_weights.with_suffix(".json").read_text())
     first_card = json.loads(weights.with_suffix(".json").read_text())
     assert card["train"]["steps"] == 2 + 1                                  # theirs and this run's
     assert card["train"]["init_from"]["sha256"] == first_card["sha256"]
     assert card["train"]["init_from"]["command"] == first_card["train"]["command"]
     assert "--init" in card["train"]["command"]
+
+    # A fine-tune of that fine-tune nests the chain back to the first run.
+    third = tmp_path / "third"
+    assert run("train.train", "timelapse", "--preset", "tiny", "steps=1", "--init", str(second_weights),
+               "--out", str(third), "--no-progress").returncode == 0
+    chain = json.loads(export(third, variant="c", eval_scenes=0, out_root=tmp_path / "weights")
+                       .with_suffix(".json").read_text())["train"]
+    assert chain["steps"] == 2 + 1 + 1
+    assert chain["init_from"]["sha256"] == card["sha256"]
+    assert chain["init_from"]["init_from"]["sha256"] == first_card["sha256"]
 
 
 def test_fine_tune_from_missing_or_foreign_weights_is_refused(tmp_path):

@@ -46,8 +46,10 @@ def init_from_weights(net: torch.nn.Module, path: str, model: str) -> dict:
         raise WeightsError(f"these are weights of {card.get('model')!r}, not of {model!r}")
     net.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
     train = card.get("train", {})
+    # Fine-tunes of fine-tunes keep the whole chain: each link's own start is nested under it.
     return {"weights": str(path), "sha256": card.get("sha256"), "command": train.get("command"),
-            "steps": int(train.get("steps", 0)), "git_commit": train.get("git_commit")}
+            "steps": int(train.get("steps", 0)), "git_commit": train.get("git_commit"),
+            **({"init_from": train["init_from"]} if "init_from" in train else {})}
 
 
 def main(argv: list[str] | None = None) -> Path:
