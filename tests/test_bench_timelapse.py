@@ -20,7 +20,8 @@ def test_main_writes_results_and_records_them_in_the_card(tmp_path, monkeypatch)
     monkeypatch.setattr(bench.common, "RESULTS", tmp_path)
     monkeypatch.setattr(registry, "weights_path", lambda model, variant=None: path)
 
-    results = B.main(["--scenes", "1", "--repeats", "1", "--device", "cpu", "--variant", "tiny", "--record"])
+    argv = ["--scenes", "1", "--repeats", "1", "--device", "cpu", "--variant", "tiny", "--record"]
+    results = B.main(argv)
 
     errors = results["timestamp_error"]
     assert 0 <= errors["ground_truth_random_weather_hours"] <= 12 and "look the same" in errors["protocol"]
@@ -30,6 +31,6 @@ def test_main_writes_results_and_records_them_in_the_card(tmp_path, monkeypatch)
     written = json.loads(path.with_suffix(".json").read_text())
     assert written["metrics"]["timestamp_error_hours"] == 9.0                       # the export's numbers stay
     recorded = written["metrics"]["benchmark"]
-    assert recorded["command"] == "python -m bench.timelapse --scenes 1 --repeats 1 --device cpu --variant tiny --record"
+    assert recorded["command"] == "python -m bench.timelapse " + " ".join(argv)
     assert recorded["timestamp_error"] == errors and set(recorded["seconds"]) == {"cpu"}
     assert sha256_of(path) == digest == written["sha256"]
