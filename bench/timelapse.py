@@ -31,6 +31,7 @@ from demo_lib.video import resize_image
 from demo_lib.weights import record_in_card
 
 TARGETS = {"one_frame_128px_s": 0.100, "day_cycle_24_guided_1024px_s": 3.0, "timestamp_error_hours": 1.5}
+BENCHMARK_SCENES = 48   # the timestamp error scores held-out scenes 0 .. 47 (--scenes)
 
 
 def speed(model, repeats: int) -> dict[str, dict[str, float]]:
@@ -95,7 +96,7 @@ def write_comparison(results: dict, num_scenes: int, first_scene: int, argv: lis
     reference = next(iter(results))
     hours = list(results[reference]["by_hour"])
     rows = [f"Timestamp error (h) on held-out scenes {first_scene}-{first_scene + num_scenes - 1}, z from the seed; "
-            f"the benchmark scores scenes 0-{num_scenes - 1}. `{command_line('timelapse', argv)}`", "",
+            f"the benchmark scores scenes 0-{BENCHMARK_SCENES - 1}. `{command_line('timelapse', argv)}`", "",
             f"| model | step (of its run) | mean error | standard error | minus {reference}, paired | "
             + " | ".join(f"{h} h" for h in hours) + " |", "|---|---|---|---|---|" + "---|" * len(hours)]
     for name, r in results.items():
@@ -110,7 +111,7 @@ def write_comparison(results: dict, num_scenes: int, first_scene: int, argv: lis
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default=None, help="cpu or cuda (default: every one available)")
-    parser.add_argument("--scenes", type=int, default=48)
+    parser.add_argument("--scenes", type=int, default=BENCHMARK_SCENES)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--variant", default=None)
     parser.add_argument("--record", action="store_true", help="write the results into the weights' card")

@@ -19,6 +19,7 @@ import copy
 import dataclasses
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -270,11 +271,10 @@ class GANTrainer:
             return None
         path = Path(path) if path else self.run_dir / "checkpoint.pt"
         tmp = path.with_suffix(".tmp")
-        state = self.checkpoint_state()
-        torch.save(state, tmp)
+        torch.save(self.checkpoint_state(), tmp)
         tmp.replace(path)  # atomic: a crash mid-write never leaves a broken checkpoint
-        if self.cfg.keep_checkpoints:
-            torch.save(state, path.with_name(f"{path.stem}-{self.step}.pt"))
+        if self.cfg.keep_checkpoints:  # the same bytes, not serialised twice
+            shutil.copyfile(path, path.with_name(f"{path.stem}-{self.step}.pt"))
         return path
 
     def load_checkpoint(self, path: str | Path) -> None:

@@ -63,6 +63,7 @@ def test_kept_checkpoints_are_compared_on_other_scenes_and_the_chosen_one_export
     assert abs(second[f"minus_{paths[0]}"]["mean_hours"] - (second["mean_hours"] - first["mean_hours"])) < 2e-3
     table = (tmp_path / "timelapse_compare.md").read_text()
     assert "held-out scenes 1000-1001" in table and paths[1] in table
+    assert "the benchmark scores scenes 0-47" in table                 # its own 48, whatever --scenes compares on
 
     path = export(out, variant="chosen", eval_scenes=0, out_root=tmp_path / "weights", checkpoint="checkpoint-2.pt")
     card = json.loads(path.with_suffix(".json").read_text())
