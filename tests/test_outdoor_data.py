@@ -72,6 +72,17 @@ def test_same_seed_is_the_same_scene_at_two_sizes():
     assert gap < 8 and gap < 0.5 * np.abs(other.astype(int) - small).mean()
 
 
+def test_the_night_sky_is_as_bright_at_any_size():
+    """The stars add the same light at 64 px (training) as at 128 px (the benchmark's ground truth). They were once
+    one pixel each at the final size, which made a 64-px night sky 1.2-1.5x as bright as a 128-px one; spreading a
+    star's light over four pixels still brightens it a little after gamma encoding (concave), hence 1.2."""
+    for seed in range(6):
+        small, big = OutdoorScene(seed, (64, 64)), OutdoorScene(seed, (128, 128))
+        sky = 0.8 * small.layout.horizon
+        ratio = luminance(small.render(0.0, CLEAR)[:int(sky * 64)]) / luminance(big.render(0.0, CLEAR)[:int(sky * 128)])
+        assert 0.95 < ratio < 1.2
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_nights_are_dark_and_sunsets_warm(seed):
     scene = OutdoorScene(seed, (48, 48))
