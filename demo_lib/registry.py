@@ -72,8 +72,8 @@ def _timelapse_tiny() -> tuple[timelapse.TimelapseConfig, TrainConfig]:
 def _timelapse_demo() -> tuple[timelapse.TimelapseConfig, TrainConfig]:
     # Constant rates for 4849 steps, then linear decay to 0 (run in three resumed legs; batches depend only on the
     # step, so one uninterrupted run follows the same path). The shipped weights are this run fine-tuned with
-    # mismatch_mirror=0.5 and fresh discriminators (train --init: the card's command is the fine-tune's, and its
-    # init_from holds this run's).
+    # mismatch_mirror=0.5 and fresh discriminators (train --init, 5000 steps), then resumed for 2500 steps after the
+    # renderer's night-sky fix (the card's command is the fine-tune's, and its init_from holds this run's).
     return timelapse.TimelapseConfig(), TrainConfig(steps=8400, lr_decay_from=4849, batch_size=8, lr_g=2e-4,
                                                     lr_d=2e-4, log_every=25, ckpt_every=250)
 

@@ -35,8 +35,9 @@ Deviations from the paper, all switchable in the config:
   * `mismatch_mirror` (ours; 0 by default): a share of the set D's mismatched stamps are the real ones mirrored
     about noon (8:00 <-> 16:00, sunrise <-> sunset) instead of shifted at random. A trained set D scores such sets
     as real (its mismatch loss went from 0.002 to 0.24 when they appeared), so it had not been asking G for the
-    difference; in a paired 800-step trial it lowered the timestamp error by about 0.1 h, and the shipped weights
-    (the 8400-step run fine-tuned 5000 steps with it at 0.5) score 1.57 h (README).
+    difference; in a paired 800-step trial it lowered the timestamp error by about 0.1 h. The shipped weights are the
+    8400-step run fine-tuned 7500 steps with it at 0.5 (the last 2500 after the renderer's night-sky fix): 1.33 h
+    on the benchmark's scenes (README).
   * Layer sizes are ours (the paper's are not public); the frames are generated jointly (one E(I), one z) and judged
     jointly by the set discriminator, as in the paper.
 """
