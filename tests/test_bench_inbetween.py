@@ -97,6 +97,18 @@ def test_speed_times_every_model_in_turn(tiny):
     assert list(out) == list(tiny) and all(0 < v["median_s"] < 10 and v["repeats"] == 2 for v in out.values())
 
 
+def test_the_fvd_check_needs_equal_training():
+    """The full model 'beats its ablations' only against ablations trained as long as it was."""
+    space = B.EFFICIENTNET_FVD
+    results = {"ssim": {}, "speed": {}, "configs": {},
+               "fvd": {"scores": {"demo": {space: 10.0}, "without_fusion": {space: 20.0}, "naive": {space: 30.0}}}}
+    key = f"full model beats its ablations on {space}"
+    fair = B.checks(results | {"steps": {"demo": 2000, "without_fusion": 2000, "naive": 2000}})[key]
+    unfair = B.checks(results | {"steps": {"demo": 8000, "without_fusion": 2000, "naive": 2000}})[key]
+    assert fair == "yes (10.0 vs without fusion (without_fusion) 20.0, naive (naive) 30.0)"
+    assert unfair.startswith("NO (10.0") and "not comparable: the full model trained 8000 steps" in unfair
+
+
 def test_missing_weights_are_listed_and_none_stops_with_a_hint(tmp_path, monkeypatch):
     monkeypatch.setattr(registry, "weights_path", lambda name, variant=None: tmp_path / f"{variant}.safetensors")
     models, missing = B.load_models("cpu")
