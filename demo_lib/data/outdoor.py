@@ -433,9 +433,7 @@ def _star_layer(stars: np.ndarray, H: int, W: int) -> np.ndarray:
     grid = np.zeros((gh, gw), np.float32)
     su, sv, sb = stars.T
     np.add.at(grid, (np.minimum((sv * gh).astype(int), gh - 1), np.minimum((su * gw).astype(int), gw - 1)), sb)
-    if (gh, gw) == (H, W):
-        return grid
-    return cv2.resize(grid, (W, H), interpolation=cv2.INTER_AREA)
+    return cv2.resize(grid, (W, H), interpolation=cv2.INTER_AREA)   # at the grid's own size: the grid, unchanged
 
 
 class OutdoorScene:
