@@ -502,12 +502,13 @@ md(r"""
 
 `GANTrainer` is the project's one GAN loop: per step the G phase, then the D phase, each with its own Adam
 optimizer and only its own networks trainable, then an update of the EMA copy of G (the one that would be
-shipped). `python -m train.train inbetween --preset demo` runs the same code for 1500 steps at batch 4 (the paper:
+shipped). `python -m train.train inbetween --preset demo` runs the same code for 2000 steps at batch 4 (the paper:
 Adam 5e-5 at batch 32, far longer; the demo preset uses 2e-4 for a short CPU run). This run is much shorter still
 (tiny mode: 4 steps of the tiny preset; otherwise 200 steps of the demo preset at batch 2). Expect the Ds to win
 the first steps (their losses near 0, G's far above $\log 2$) and G's in-between frames to stay close to the
-cross-dissolve that the demo preset's decoder corrects (`output="blend_residual"`), with coloured smudges where
-things move: nowhere near the true motion, and below both baselines on SSIM in section 6.
+cross-dissolve that the demo preset's decoder corrects (`output="learned_blend"`: a correction to the frames and to
+the cross-dissolve's weight, pixel by pixel), whose ghosts 200 steps are too few to remove; section 6 compares
+the shipped weights (2000 steps) with both baselines.
 """)
 
 code(r"""
@@ -619,6 +620,33 @@ def show_frame(t):
 
 widgets.interact(show_frame, t=widgets.IntSlider(value=len(clip.frames) // 2, min=0, max=len(clip.frames) - 1,
                                                  description="frame"));
+""")
+
+md(r"""
+**What the learned blend weighs.** The demo preset's decoder (`output="learned_blend"`) does not only add a
+correction to the cross-dissolve: per pixel and frame it also moves the cross-dissolve's weight $w$ ($0$ shows the
+start frame's pixel, $1$ the end frame's; the linear blend uses $t / (T - 1)$ everywhere). Where a figure moves,
+each keyframe shows the background that the other hides, so a weight that leaves the linear schedule there is
+how the model takes ghosts away. `synthesize` returns $w$ as `blend_weight` (models with another output: `None`).
+""")
+
+code(r"""
+if result.blend_weight is None:
+    print(f"Model: {FINAL_NOTE}, output={final.cfg.output!r}: no learned blend weight to show")
+else:
+    T = final.cfg.frames
+    times = np.linspace(1, T - 2, 6).round().astype(int)
+    fig, axes = plt.subplots(2, len(times), figsize=(2.1 * len(times), 4.8))
+    for col, t in enumerate(times):
+        axes[0, col].imshow(result.frames[best, t])
+        axes[0, col].set_title(f"sample {best}, frame {t}", fontsize=8)
+        shown_w = axes[1, col].imshow(result.blend_weight[best, t], cmap="coolwarm", vmin=0, vmax=1)
+        axes[1, col].set_title(f"w (linear blend: {t / (T - 1):.2f})", fontsize=8)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    fig.colorbar(shown_w, ax=axes[1].tolist(), shrink=0.8, label="w: 0 = start frame's pixel, 1 = end frame's")
+    fig.suptitle(f"Learned blend weight ({FINAL_NOTE})", fontsize=9)
+    plt.show()
 """)
 
 md(r"""

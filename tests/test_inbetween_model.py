@@ -281,10 +281,59 @@ def test_blend_residual_output_corrects_the_cross_dissolve():
         direct.load_state_dict(G.state_dict())
         residual = direct(start, end, u)[0]
         assert torch.allclose(video, (M.linear_blend(start, end, T) + residual).clamp(-1, 1))
-        last = G.decoder.net[-2]                                      # the transposed conv to RGB before tanh
+        last = G.decoder.net[-1]                                      # the transposed conv to RGB (tanh follows)
         last.weight.zero_()
         last.bias.zero_()
         assert torch.allclose(G(start, end, u)[0], M.linear_blend(start, end, T), atol=1e-6)
+
+
+def test_learned_blend_output_moves_the_cross_dissolve_weight_per_pixel():
+    """output="learned_blend": frames are clip((1 - w) x_s + w x_e + tanh(r)) with w = sigmoid(a + logit(t/(T-1)));
+    the keyframe head's (a, r) = 0 gives the linear blend exactly, and a large a at a pixel shows the end frame
+    there (the background a moving figure uncovered) while the rest of the frame stays the blend."""
+    cfg = dataclasses.replace(TINY, output="learned_blend")
+    torch.manual_seed(0)
+    G = M.InbetweenGenerator(cfg).eval()
+    S, T = cfg.image_size, cfg.frames
+    start, end, u = torch.rand(2, 3, S, S) * 2 - 1, torch.rand(2, 3, S, S) * 2 - 1, torch.randn(2, cfg.noise_dim)
+    last = G.keyframe_head[-1]                                            # the conv to (r, a)
+    with torch.no_grad():
+        assert G(start, end, u)[0].shape == (2, 3, T, S, S)
+        last.weight.zero_()
+        last.bias.zero_()
+        blend = M.linear_blend(start, end, T)                            # the in-between frames (the ends, which the
+        assert torch.allclose(G(start, end, u)[0][:, :, 1:-1], blend[:, :, 1:-1], atol=1e-6)   # keyframes replace,
+        # use weights half a step inside (0, 1) to keep the logit finite)
+        last.bias[3] = 30.0                                               # a = 30 everywhere: w = 1
+        assert torch.allclose(G(start, end, u)[0][:, :, 1:-1], end[:, :, None].expand(-1, -1, T - 2, -1, -1),
+                              atol=1e-5)
+
+
+def test_pipeline_reports_the_learned_blend_weight_and_none_for_other_outputs():
+    """synthesize(...).blend_weight: float32 (N, T, S, S) in [0, 1] for learned_blend (the weight that made the
+    frames), None for the paper's direct output."""
+    cfg = dataclasses.replace(TINY, output="learned_blend")
+    start, end = image(40, 40, 1), image(40, 40, 2)
+    result = warmed_pipeline(cfg).synthesize(start, end, num_samples=2, seed=0)
+    w = result.blend_weight
+    assert w.shape == (2, cfg.frames, cfg.image_size, cfg.image_size) and w.dtype == np.float32
+    assert 0 <= w.min() and w.max() <= 1 and not np.allclose(w[0], w[1])      # each sample its own weight
+    assert warmed_pipeline(TINY).synthesize(start, end).blend_weight is None
+
+
+def test_learned_blend_head_sees_the_keyframes_at_full_resolution():
+    """The keyframe head gets the two keyframes pixel by pixel: changing one pixel of the start frame changes the
+    weight's input there, without going through the 8 x 8 latent (the encoder's output is held fixed)."""
+    cfg = dataclasses.replace(TINY, output="learned_blend")
+    torch.manual_seed(0)
+    G = M.InbetweenGenerator(cfg).eval()
+    S = cfg.image_size
+    start, end, u = torch.zeros(1, 3, S, S, requires_grad=True), torch.zeros(1, 3, S, S), torch.randn(1, cfg.noise_dim)
+    codes = G.encoder(torch.cat([start, end]).detach())
+    G.encoder.forward = lambda x: codes                                   # the latent path cannot see the change
+    video, _ = G(start, end, u)
+    video[0, :, cfg.frames // 2, S // 2, S // 2].sum().backward()
+    assert start.grad[0, :, S // 2, S // 2].abs().sum() > 0
 
 
 def test_weights_round_trip_with_batch_norm_statistics_and_no_discriminators(tmp_path):
