@@ -289,8 +289,9 @@ def test_blend_residual_output_corrects_the_cross_dissolve():
 
 def test_learned_blend_output_moves_the_cross_dissolve_weight_per_pixel():
     """output="learned_blend": frames are clip((1 - w) x_s + w x_e + tanh(r)) with w = sigmoid(a + logit(t/(T-1)));
-    the keyframe head's (a, r) = 0 gives the linear blend exactly, and a large a at a pixel shows the end frame
-    there (the background a moving figure uncovered) while the rest of the frame stays the blend."""
+    the keyframe head's (a, r) = 0 gives the linear blend exactly between the keyframes (the two end frames, which
+    the keyframes replace, use weights half a step inside (0, 1) to keep the logit finite), and a large a shows
+    the end frame's pixels."""
     cfg = dataclasses.replace(TINY, output="learned_blend")
     torch.manual_seed(0)
     G = M.InbetweenGenerator(cfg).eval()
@@ -301,9 +302,8 @@ def test_learned_blend_output_moves_the_cross_dissolve_weight_per_pixel():
         assert G(start, end, u)[0].shape == (2, 3, T, S, S)
         last.weight.zero_()
         last.bias.zero_()
-        blend = M.linear_blend(start, end, T)                            # the in-between frames (the ends, which the
-        assert torch.allclose(G(start, end, u)[0][:, :, 1:-1], blend[:, :, 1:-1], atol=1e-6)   # keyframes replace,
-        # use weights half a step inside (0, 1) to keep the logit finite)
+        blend = M.linear_blend(start, end, T)
+        assert torch.allclose(G(start, end, u)[0][:, :, 1:-1], blend[:, :, 1:-1], atol=1e-6)
         last.bias[3] = 30.0                                               # a = 30 everywhere: w = 1
         assert torch.allclose(G(start, end, u)[0][:, :, 1:-1], end[:, :, None].expand(-1, -1, T - 2, -1, -1),
                               atol=1e-5)
@@ -322,8 +322,9 @@ def test_pipeline_reports_the_learned_blend_weight_and_none_for_other_outputs():
 
 
 def test_learned_blend_head_sees_the_keyframes_at_full_resolution():
-    """The keyframe head gets the two keyframes pixel by pixel: changing one pixel of the start frame changes the
-    weight's input there, without going through the 8 x 8 latent (the encoder's output is held fixed)."""
+    """The keyframe head gets the two keyframes pixel by pixel: one pixel of the start frame moves the blend weight
+    w there even with the encoder's output held fixed (so not through the 8 x 8 latent). The frames themselves
+    would depend on that pixel through the blend anyway, so the test looks at w."""
     cfg = dataclasses.replace(TINY, output="learned_blend")
     torch.manual_seed(0)
     G = M.InbetweenGenerator(cfg).eval()
@@ -331,8 +332,8 @@ def test_learned_blend_head_sees_the_keyframes_at_full_resolution():
     start, end, u = torch.zeros(1, 3, S, S, requires_grad=True), torch.zeros(1, 3, S, S), torch.randn(1, cfg.noise_dim)
     codes = G.encoder(torch.cat([start, end]).detach())
     G.encoder.forward = lambda x: codes                                   # the latent path cannot see the change
-    video, _ = G(start, end, u)
-    video[0, :, cfg.frames // 2, S // 2, S // 2].sum().backward()
+    _, weight, _ = G.frames_and_blend_weight(start, end, u)
+    weight[0, 0, cfg.frames // 2, S // 2, S // 2].backward()
     assert start.grad[0, :, S // 2, S // 2].abs().sum() > 0
 
 
