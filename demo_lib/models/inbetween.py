@@ -343,9 +343,9 @@ class InbetweenGenerator(nn.Module):
             return (linear_blend(start, end, self.cfg.frames) + torch.tanh(decoded)).clamp(-1, 1), None, gates
         # learned_blend: per pixel and frame, the head shifts the cross-dissolve's weight in logit space
         keyframes = torch.cat([start, end], 1)[:, :, None].expand(-1, -1, self.cfg.frames, -1, -1)
-        decoded = self.keyframe_head(torch.cat([decoded, keyframes], 1))                    # (B, 4, T, S, S)
-        weight = torch.sigmoid(decoded[:, 3:] + blend_weight_logits(self.cfg.frames, decoded))   # (B, 1, T, S, S)
-        video = (linear_blend(start, end, self.cfg.frames, weight) + torch.tanh(decoded[:, :3])).clamp(-1, 1)
+        residual, shift = self.keyframe_head(torch.cat([decoded, keyframes], 1)).split([3, 1], 1)   # r, a
+        weight = torch.sigmoid(shift + blend_weight_logits(self.cfg.frames, shift))          # (B, 1, T, S, S)
+        video = (linear_blend(start, end, self.cfg.frames, weight) + torch.tanh(residual)).clamp(-1, 1)
         return video, weight, gates
 
 
