@@ -117,9 +117,9 @@ def ssim_per_clip(models: dict[str, inbetween.InbetweenPipeline], clips: list[np
     out = {}
     for name, p in models.items():
         t0 = time.perf_counter()
-        out[name] = registry.inbetween_sample_ssim(p, clips, samples)
+        out[name] = inbetween.inbetween_sample_ssim(p, clips, samples)
         print(f"  {name}: {len(clips)} clips x {samples} samples in {time.perf_counter() - t0:.0f} s", flush=True)
-    base = registry.inbetween_baseline_ssim(next(iter(models.values())), clips)
+    base = inbetween.inbetween_baseline_ssim(next(iter(models.values())), clips)
     return out | {key: {"best": base[key], "mean": base[key]} for key in BASELINES}
 
 

@@ -6,7 +6,7 @@
 Quality (Wang & Feng's table: temporal loss and a distance to the target domain, against lambda_t): every shipped
 lambda_t variant (`weights/munit_video/`: lambda_t0, demo = lambda_t 10, lambda_t15, lambda_t20) translates the
 same held-out clips photo -> painting, each clip with the same style code in every variant, and
-`registry.munit_video_scores` measures
+`munit_video.video_scores` measures
   * the temporal loss on REAL video: the warp error of the translation under the input video's own DIS flow,
     occluded pixels masked, with the normalisation statistics shared by the clip (the paper's inference) and per
     frame (plain MUNIT); the input video's own warp error is the reference (what the flow misses on the
@@ -29,6 +29,7 @@ import numpy as np
 from bench.common import environment, load_shipped, median_seconds_interleaved, write_results
 from demo_lib import registry
 from demo_lib.data import paintings
+from demo_lib.models import munit_video
 
 MODEL = "munit_video"
 VARIANTS = {"lambda_t0": 0.0, "demo": 10.0, "lambda_t15": 15.0, "lambda_t20": 20.0}   # weights file -> lambda_t
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> dict:
     for group, clips in groups.items():
         if clips:
             results["quality"][group] = {"clips": sorted({name for name, _ in clips}), "count": len(clips),
-                                         "scores": registry.munit_video_scores(pipelines, clips)}
+                                         "scores": munit_video.video_scores(pipelines, clips)}
             print(group, results["quality"][group]["scores"], flush=True)
     results["steps"] = {name: p.card["train"]["steps"] for name, p in pipelines.items()}
 

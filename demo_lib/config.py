@@ -45,6 +45,11 @@ class TrainConfig:
     time_limit_s: float = 0.0         # stop early, with a checkpoint, after this many seconds of training; 0 = none
 
 
+def smoke_test_training(batch_size: int = 2) -> TrainConfig:
+    """The `tiny` presets' training: two steps, every step logged, no checkpoints; a short EMA so it moves."""
+    return TrainConfig(steps=2, batch_size=batch_size, log_every=1, ckpt_every=0, ema_decay=0.9)
+
+
 def to_dict(cfg: Any) -> dict[str, Any]:
     """A JSON-ready dict of a (possibly nested) dataclass config."""
     return json.loads(json.dumps(dataclasses.asdict(cfg)))

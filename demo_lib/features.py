@@ -25,6 +25,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .video import fold_time
+
 IMAGE_SIZE = 224  # EfficientNet-Lite0's training resolution
 FEATURE_DIM = 1280
 # Indices into the 16 MBConv blocks: the last block of each stage at output stride 4, 8, 16 and 32
@@ -98,7 +100,7 @@ class EfficientNetFeatures(nn.Module):
         if videos.dim() != 5 or videos.shape[2] < 2:
             raise ValueError(f"expected clips (B, 3, T, H, W) with T >= 2, got {tuple(videos.shape)}")
         b, _, t = videos.shape[:3]
-        f = self.pooled(videos.transpose(1, 2).flatten(0, 1)).view(b, t, -1)          # (B, T, 1280)
+        f = self.pooled(fold_time(videos)).view(b, t, -1)                            # (B, T, 1280)
         return torch.cat([f.mean(1), (f[:, 1:] - f[:, :-1]).abs().mean(1)], dim=1)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:

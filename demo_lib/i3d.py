@@ -40,6 +40,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .video import fold_time, unfold_time
 from .weights import WeightsError, clean_state_dict
 
 IMAGE_SIZE = 224                 # the Kinetics models' input resolution
@@ -163,12 +164,10 @@ class I3D(nn.Module):
             raise ValueError(f"expected RGB clips (B, 3, T, H, W) in [-1, 1], got {tuple(x.shape)}")
         if x.shape[2] < MIN_FRAMES:
             raise ValueError(f"I3D needs clips of at least {MIN_FRAMES} frames, got {x.shape[2]}")
-        b, c, t, h, w = x.shape
-        if (h, w) == (self.image_size, self.image_size):
+        if x.shape[-2:] == (self.image_size, self.image_size):
             return x
-        frames = F.interpolate(x.transpose(1, 2).reshape(b * t, c, h, w), size=(self.image_size,) * 2,
-                               mode="bilinear", align_corners=False)
-        return frames.view(b, t, c, self.image_size, self.image_size).transpose(1, 2)
+        frames = F.interpolate(fold_time(x), size=(self.image_size,) * 2, mode="bilinear", align_corners=False)
+        return unfold_time(frames, x.shape[0])
 
     def trunk(self, x: torch.Tensor) -> torch.Tensor:
         """Prepared clips -> Mixed_5c's output (B, 1024, T', H', W')."""

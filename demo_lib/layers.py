@@ -130,6 +130,29 @@ class PatchDiscriminator2d(nn.Module):
         return feats
 
 
+class MultiscalePatchDiscriminator(nn.Module):
+    """PatchGANs on the input at 1, 1/2, 1/4, ... resolution, 3x3 average pooling between scales (pix2pixHD's
+    multi-scale D, MUNIT's MsImageDis). Returns, per scale, every layer's features; the last is the logit map
+    (`patch_logits` keeps only those)."""
+
+    def __init__(self, in_ch: int, channels: int, layers: int, scales: int, norm: str = "instance"):
+        super().__init__()
+        self.scales = nn.ModuleList(PatchDiscriminator2d(in_ch, channels, layers, norm) for _ in range(scales))
+
+    def forward(self, x: torch.Tensor) -> list[list[torch.Tensor]]:
+        out = []
+        for i, d in enumerate(self.scales):
+            if i:
+                x = F.avg_pool2d(x, 3, 2, 1, count_include_pad=False)
+            out.append(d(x))
+        return out
+
+
+def patch_logits(scales: list[list[torch.Tensor]]) -> list[torch.Tensor]:
+    """A multi-scale D's output -> its logit maps, one per scale."""
+    return [features[-1] for features in scales]
+
+
 def box_filter(x: torch.Tensor, radius: int) -> torch.Tensor:
     """Mean over a (2r+1)^2 window for every pixel of (B, C, H, W), normalised at the borders (the window is cut
     to the image, as avg_pool2d with count_include_pad=False).

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from .flow import dis_flow_video, flow_to_tensor, gaussian_kernel1d, occlusion_mask, warp
-from .video import frames_to_tensor
+from .video import fold_time, frames_to_tensor
 
 Images = torch.Tensor | np.ndarray
 
@@ -55,9 +55,9 @@ def ssim(a: torch.Tensor, b: torch.Tensor, data_range: float = 2.0, window: int 
     if a.shape != b.shape:
         raise ValueError(f"shapes differ: {tuple(a.shape)} vs {tuple(b.shape)}")
     if a.dim() == 5:  # fold time into the batch, then average the frames of each clip
-        n, c, t, h, w = a.shape
-        fold = lambda v: v.permute(0, 2, 1, 3, 4).reshape(n * t, c, h, w)  # noqa: E731
-        return _reduce(ssim(fold(a), fold(b), data_range, window, sigma, "none").view(n, t).mean(1), reduction)
+        n, t = a.shape[0], a.shape[2]
+        return _reduce(ssim(fold_time(a), fold_time(b), data_range, window, sigma, "none").view(n, t).mean(1),
+                       reduction)
     if a.dim() != 4 or min(a.shape[-2:]) < window:
         raise ValueError(f"expected (B, C, H, W) with H, W >= {window}, got {tuple(a.shape)}")
     a, b = a.float(), b.float()
@@ -193,9 +193,9 @@ def _as_image_batch(images: Images) -> torch.Tensor:
     if isinstance(images, np.ndarray):
         if images.dtype != np.uint8 or images.ndim != 4:
             raise ValueError(f"expected uint8 images (N, H, W, 3), got {images.dtype} {images.shape}")
-        return frames_to_tensor(images)[0].transpose(0, 1)  # (1, 3, N, H, W) -> (N, 3, H, W)
+        return fold_time(frames_to_tensor(images))  # (1, 3, N, H, W) -> (N, 3, H, W)
     if images.dim() == 5:
-        return images.transpose(1, 2).flatten(0, 1)
+        return fold_time(images)
     if images.dim() != 4:
         raise ValueError(f"expected images (N, C, H, W) or videos (N, C, T, H, W), got {tuple(images.shape)}")
     return images

@@ -1,9 +1,11 @@
 """One GAN training loop for every model: the models supply losses, not loops.
 
 A model's objective lists its *phases* in the order its paper updates them (Nam et al.: discriminators, then G_A,
-then G_B; vid2vid: D then G). Each phase names the networks it updates and gives a loss function
-`loss(nets, batch, state) -> (loss, logs)`; `state` is a dict shared by the phases of one step, so a phase can reuse
-what an earlier one computed (e.g. fakes generated without gradients). Per step the trainer, for each phase:
+then G_B; vid2vid: G then D). Each phase names the networks it updates and gives a loss function
+`loss(nets, batch, state) -> (loss, logs)`. `state` is the step's `StepState`: the fakes a step needs are made in one
+place, the objective's sampling function, by whichever phase asks first (`state.shared(key, make)`); a phase that
+made them anyway, with gradients, hands them on detached (`state.share`). So every phase also runs alone, e.g. the
+discriminators during `d_warmup_steps`. Per step the trainer, for each phase:
 turns `requires_grad` on for that phase's networks only, computes the loss under autocast (CUDA only), steps that
 phase's Adam optimizer, and at the end of the step updates the EMA copies of the generators.
 
@@ -33,7 +35,34 @@ from tqdm.auto import tqdm
 from .config import TrainConfig, to_dict
 from .device import amp_dtype, autocast, best_device
 
-LossFn = Callable[[dict[str, nn.Module], dict[str, Any], dict[str, Any]], tuple[torch.Tensor, dict[str, float]]]
+
+
+class StepState:
+    """What the phases of one training step share: values made once per step, whichever phase needs them first.
+
+    `shared(key, make)` returns this step's value for `key`, calling `make()` only if no phase made it yet;
+    `share(key, value)` hands on a value a phase computed anyway (a G phase's fakes, detached). No phase can read
+    what an earlier phase was merely expected to leave behind.
+    """
+
+    def __init__(self, step: int):
+        self.step = step
+        self._values: dict[str, Any] = {}
+
+    def shared(self, key: str, make: Callable[[], Any]) -> Any:
+        if key not in self._values:
+            self._values[key] = make()
+        return self._values[key]
+
+    def share(self, key: str, value: Any) -> None:
+        self._values[key] = value
+
+    def __getitem__(self, key: str) -> Any:
+        """What a phase made this step, to look at (tests, notebooks); phases ask with `shared`."""
+        return self._values[key]
+
+
+LossFn = Callable[[dict[str, nn.Module], dict[str, Any], StepState], tuple[torch.Tensor, dict[str, float]]]
 
 
 @dataclasses.dataclass
@@ -147,7 +176,7 @@ class GANTrainer:
 
     def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
         batch = {k: (v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
-        state: dict[str, Any] = {"step": self.step}
+        state = StepState(self.step)
         logs: dict[str, float] = {}
         for phase in self.phases:
             if self.step < self.cfg.d_warmup_steps and not phase.discriminator:

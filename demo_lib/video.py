@@ -7,6 +7,7 @@ the two lives here, as does reading and writing MP4 (PyAV, bundled FFmpeg with l
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import re
 import warnings
@@ -69,6 +70,21 @@ def to_uint8(x: torch.Tensor, channel_dim: int, out: np.ndarray | None = None,
         return y.to(torch.uint8).numpy()
     torch.from_numpy(out).copy_(y)
     return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Videos as batches of frames, for per-frame networks
+
+
+def fold_time(video: torch.Tensor) -> torch.Tensor:
+    """(B, C, T, H, W) -> (B*T, C, H, W): frame t of clip b at index b*T + t (clip-major). Values, dtype and device
+    are unchanged; the result is a copy unless the layout allows a view."""
+    return video.transpose(1, 2).flatten(0, 1)
+
+
+def unfold_time(frames: torch.Tensor, batch: int) -> torch.Tensor:
+    """(B*T, C, H, W) with B = `batch` -> (B, C, T, H, W): the inverse of `fold_time` (a view, not a copy)."""
+    return frames.unflatten(0, (batch, -1)).transpose(1, 2)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -238,3 +254,22 @@ def write_gif(frames: np.ndarray, path: str | Path, fps: float = 12.0) -> Path:
     images = [Image.fromarray(f) for f in frames]
     images[0].save(path, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
     return path
+
+
+@dataclasses.dataclass(frozen=True)
+class CropBox:
+    """The part of an input image the model saw, in the input's pixels: rows y0:y1, columns x0:x1."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+
+def center_square(image: np.ndarray, size: int) -> tuple[np.ndarray, CropBox]:
+    """uint8 (H, W, 3) -> the largest centred square, resized to (size, size), and where that square was."""
+    h, w = image.shape[:2]
+    side = min(h, w)
+    box = CropBox((w - side) // 2, (h - side) // 2, (w - side) // 2 + side, (h - side) // 2 + side)
+    crop = np.ascontiguousarray(image[box.y0:box.y1, box.x0:box.x1])
+    return resize_image(crop, (size, size)), box

@@ -69,7 +69,9 @@ def check_phases(nets, phases, batch, every_parameter: bool = False) -> tuple[di
     """Run every phase's loss on one batch with backward: finite losses, logs and gradients, and some gradient in
     each phase's networks (`every_parameter`: in all of their parameters). Returns (each phase's logs by name, the
     state the phases shared)."""
-    state, out = {}, {}
+    from demo_lib.trainer import StepState
+
+    state, out = StepState(0), {}
     for phase in phases:
         nets.zero_grad()
         loss, logs = phase.loss(nets, batch, state)

@@ -13,6 +13,7 @@ import bench.inbetween as B
 from demo_lib import registry
 from demo_lib.data import inbetween_data
 from demo_lib.i3d import I3D
+from demo_lib.models import inbetween
 from demo_lib.weights import WeightsError
 
 
@@ -50,9 +51,9 @@ def test_inbetween_ssim_scores_only_the_frames_between_the_keyframes():
     truth, other = (c.frames for c in inbetween_data.heldout_clips("kth", 2, 32, 8))
     swapped_ends = truth.copy()
     swapped_ends[[0, -1]] = other[[0, -1]]
-    scores = registry.inbetween_ssim(truth, np.stack([truth, swapped_ends, other]))
+    scores = inbetween.inbetween_ssim(truth, np.stack([truth, swapped_ends, other]))
     assert scores.shape == (3,) and scores[0] == pytest.approx(1) and scores[1] == pytest.approx(1)
-    assert scores[2] < 0.9 and registry.inbetween_ssim(truth, other).shape == (1,)
+    assert scores[2] < 0.9 and inbetween.inbetween_ssim(truth, other).shape == (1,)
 
 
 def test_ssim_sets_on_procedural_and_real_clips(tiny, monkeypatch):

@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 import torch
 
+
 from conftest import check_phases
 
 from demo_lib import registry
 from demo_lib.models import inbetween as M
 from demo_lib.video import MediaError
 from demo_lib.weights import save_weights
+from demo_lib.trainer import StepState
 
 
 SPEC = registry.get("inbetween")
@@ -96,7 +98,7 @@ def test_non_saturating_losses_by_hand():
     torch.manual_seed(0)
     nets, batch = SPEC.build_nets(TINY), random_clips(TINY)
     objective = M.InbetweenObjective(TINY)
-    state = {}
+    state = StepState(0)
     _, g_logs = objective.generator_loss(nets, batch, state)
     fake = state["fake"]
     softplus = torch.nn.functional.softplus
@@ -113,13 +115,13 @@ def test_reconstruction_term_and_image_d_frame_subset():
     cfg = dataclasses.replace(TINY, lambda_reconstruction=5.0, d_image_frames=2)
     torch.manual_seed(0)
     nets, batch = SPEC.build_nets(cfg), random_clips(cfg)
-    state = {}
+    state = StepState(0)
     total, logs = M.InbetweenObjective(cfg).generator_loss(nets, batch, state)
     real, fake = batch["video"], state["fake"]
     l1 = (fake[:, :, 1:-1] - real[:, :, 1:-1]).abs().mean()
     assert torch.isclose(logs["reconstruction"], l1)
     assert torch.isclose(total, logs["adv_video"] + logs["adv_image"] + 5.0 * l1)
-    assert "reconstruction" not in M.InbetweenObjective(TINY).generator_loss(nets, batch, {})[1]
+    assert "reconstruction" not in M.InbetweenObjective(TINY).generator_loss(nets, batch, StepState(0))[1]
 
     T = cfg.frames
     video = torch.arange(2 * T, dtype=torch.float32).view(2, 1, T, 1, 1).expand(2, 3, T, 4, 4)   # value = clip*T + t
@@ -148,7 +150,7 @@ def test_best_of_k_reconstruction_pulls_only_the_closest_draw():
 
     cfg = dataclasses.replace(TINY, lambda_reconstruction=5.0, reconstruction_samples=3)
     nets, batch = SPEC.build_nets(cfg), random_clips(cfg)
-    state = {}
+    state = StepState(0)
     _, logs = M.InbetweenObjective(cfg).generator_loss(nets, batch, state)
     assert state["fake"].shape == batch["video"].shape
     assert torch.isfinite(logs["reconstruction"])

@@ -38,3 +38,12 @@ def test_coordinate_maps_run_from_minus_one_at_the_top_left_to_one_at_the_bottom
     torch.testing.assert_close(x[0], torch.linspace(-1, 1, 5))          # x grows to the right, the same on every row
     torch.testing.assert_close(y[:, 0], torch.linspace(-1, 1, 3))       # y grows downwards
     assert torch.equal(x[0], x[2]) and torch.equal(y[:, 0], y[:, 4])
+
+
+def test_multiscale_patch_discriminator_sees_the_input_at_halving_resolutions():
+    from demo_lib.layers import MultiscalePatchDiscriminator, patch_logits
+
+    d = MultiscalePatchDiscriminator(5, channels=4, layers=2, scales=3, norm="none")
+    scales = d(torch.randn(2, 5, 32, 48))
+    assert len(scales) == 3 and all(len(features) == 3 for features in scales)      # 2 strided layers + logits
+    assert [tuple(t.shape) for t in patch_logits(scales)] == [(2, 1, 8, 12), (2, 1, 4, 6), (2, 1, 2, 3)]

@@ -7,14 +7,16 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+
 import torch.nn as nn
 
 from conftest import check_phases
 
 from demo_lib import registry
 from demo_lib.flow import warp
+from demo_lib.layers import MultiscalePatchDiscriminator, patch_logits
 from demo_lib.models import munit_video as M
-from demo_lib.trainer import GANTrainer
+from demo_lib.trainer import GANTrainer, StepState
 from demo_lib.video import image_to_tensor, tensor_to_image
 from demo_lib.weights import save_weights
 
@@ -72,7 +74,7 @@ def test_shapes_of_codes_translations_and_discriminators(tiny):
     assert content.shape == (2, cfg.channels * 2**d, 32 // 2**d, 40 // 2**d) and style.shape == (2, cfg.style_dim)
     image = nets["G"].domains["b"].decode(content, torch.randn(2, cfg.style_dim))
     assert image.shape == x.shape and image.abs().max() <= 1
-    logits = nets["D_a"](x)
+    logits = patch_logits(nets["D_a"](x))
     assert len(logits) == cfg.d_scales and all(t.shape[:2] == (2, 1) for t in logits)
 
 
@@ -86,16 +88,16 @@ def test_every_phase_gives_finite_losses_and_gradients(tiny):
     logs, state = check_phases(nets, phases, batch, every_parameter=True)       # every part of the nets is used
     assert {"adv_a", "adv_b", "image", "content", "style", "cycle", "temporal_recon", "temporal_cycle",
             "temporal_translation", "temporal"} == set(logs["G"])
-    assert state["x_ab"].shape[0] == 2 * batch["a"].shape[0]        # [X^{n-1}; X^n] for the temporal loss
+    assert state["translations"]["x_ab"].shape[0] == 2 * batch["a"].shape[0]        # [X^{n-1}; X^n] for the temporal loss
 
 
 def test_plain_munit_synthesises_no_second_frame(tiny):
     spec, cfg, _ = tiny
     cfg = dataclasses.replace(cfg, lambda_temporal=0.0, lambda_cycle=0.0)
     torch.manual_seed(0)
-    nets, state = spec.build_nets(cfg), {}
+    nets, state = spec.build_nets(cfg), StepState(0)
     _, logs = M.MunitVideoObjective(cfg).generator_loss(nets, batch_of(cfg), state)
-    assert set(logs) == {"adv_a", "adv_b", "image", "content", "style"} and state["x_ab"].shape[0] == 2
+    assert set(logs) == {"adv_a", "adv_b", "image", "content", "style"} and state["translations"]["x_ab"].shape[0] == 2
 
 
 def test_synthetic_second_frame_is_the_warped_first_plus_noise():
@@ -138,7 +140,7 @@ def test_the_objective_pairs_each_output_with_its_own_domains_flow(tiny):
     torch.manual_seed(0)
     nets = spec.build_nets(cfg)
     nets["G"] = IdentityTranslator()
-    _, logs = M.MunitVideoObjective(cfg).generator_loss(nets, batch_of(cfg), {})
+    _, logs = M.MunitVideoObjective(cfg).generator_loss(nets, batch_of(cfg), StepState(0))
     for name in ("temporal_recon", "temporal_cycle", "temporal_translation", "temporal"):
         assert float(logs[name]) == 0.0, name
     assert float(logs["image"]) == 0.0 and float(logs["style"]) == 0.0
@@ -277,7 +279,7 @@ def test_the_pipeline_holds_no_discriminator_and_round_trips_through_a_weights_f
     path = save_weights(nets[spec.inference_net].state_dict(), tmp_path / "t", card)
     pipe = registry.pipeline_from_file("munit_video", path, "cpu")
     assert isinstance(pipe.generator, M.MunitVideoGenerator)
-    assert not any(isinstance(m, M.MunitMultiscaleDiscriminator) for m in pipe.generator.modules())
+    assert not any(isinstance(m, MultiscalePatchDiscriminator) for m in pipe.generator.modules())
     direct = M.MunitVideoPipeline(nets["G"], cfg, torch.device("cpu"))
     frames = smooth_frames(2)
     assert np.array_equal(pipe.generate(frames, seed=3), direct.generate(frames, seed=3))

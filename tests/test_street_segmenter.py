@@ -11,7 +11,7 @@ from demo_lib import registry
 from demo_lib.data import cityscapes
 from demo_lib.metrics import confusion_matrix, mean_iou
 from demo_lib.models import street_segmenter as seg
-from demo_lib.trainer import GANTrainer
+from demo_lib.trainer import GANTrainer, StepState
 from demo_lib.video import MediaError
 
 
@@ -125,7 +125,7 @@ def test_tiny_preset_forward_shape_and_finite_gradients(tiny):
     assert [p.name for p in phases] == ["S"] and ema == ("S",)
     data = FakeStreetFrames((cfg.height, cfg.width))
     batch = torch.utils.data.default_collate([data[0], data[1]])
-    loss, logs = phases[0].loss(nets, batch, {})
+    loss, logs = phases[0].loss(nets, batch, StepState(0))
     loss.backward()
     assert torch.isfinite(loss) and 0 <= float(logs["pixel_accuracy"]) <= 1
     grads = [p.grad for p in nets["S"].parameters() if p.grad is not None]

@@ -9,6 +9,8 @@ import torch.nn.functional as F
 
 from demo_lib import registry
 from demo_lib.models import timelapse as tl
+from demo_lib.trainer import StepState
+from demo_lib.video import fold_time
 
 
 def make_batch(cfg, B=2, seed=0):
@@ -27,7 +29,7 @@ def test_generator_and_discriminator_shapes(tiny_timelapse):
     assert frames.abs().max() <= 1
     assert nets["G_A"](frames).shape == frames.shape
     assert nets["D_A_set"](frames, times).shape == (2, 1)
-    assert nets["D_B"](tl.frames_as_images(frames))[-1].dim() == 4
+    assert nets["D_B"](fold_time(frames))[-1].dim() == 4
 
 
 @pytest.mark.parametrize("coords", [False, True])
@@ -37,7 +39,7 @@ def test_every_parameter_gets_a_finite_gradient(tiny_timelapse, coords):
     nets = spec.build_nets(cfg)
     batch = torch.utils.data.default_collate([data[0], data[1]])
     objective = tl.TimelapseObjective(cfg)
-    state: dict = {}
+    state = StepState(0)
     for phase in objective.phases():
         for name, net in nets.items():
             net.requires_grad_(name in phase.nets)

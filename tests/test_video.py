@@ -33,6 +33,21 @@ def test_to_uint8_rounds_clamps_and_writes_in_place():
     assert x[0, 0, 0] == -2.0 and x[0, 6, 0] == 3.0                    # without overwrite_input, x is untouched
 
 
+def test_fold_time_puts_frame_t_of_clip_b_at_b_times_t_and_unfold_inverts_it():
+    B, C, T, H, W = 2, 3, 4, 5, 6
+    clips = torch.randn(B, C, T, H, W, dtype=torch.float64)
+    frames = video.fold_time(clips)
+    assert frames.shape == (B * T, C, H, W) and frames.dtype == clips.dtype and frames.device == clips.device
+    for b in range(B):
+        for t in range(T):
+            assert torch.equal(frames[b * T + t], clips[b, :, t])
+    back = video.unfold_time(frames, B)
+    assert back.shape == clips.shape and torch.equal(back, clips)
+    assert torch.equal(video.fold_time(video.unfold_time(frames, B)), frames)
+    assert torch.equal(video.fold_time(clips[:, :, 1:]), frames.view(B, T, C, H, W)[:, 1:].flatten(0, 1))  # views
+    assert video.fold_time(torch.zeros(1, 2, 3, 4, 5, dtype=torch.uint8)).dtype == torch.uint8
+
+
 def test_mp4_and_gif_round_trip(tmp_path):
     t = np.linspace(0, 1, 6)[:, None, None, None]
     frames = (np.ones((6, 33, 47, 3)) * t * 255).astype(np.uint8)   # odd sizes: padded for yuv420p

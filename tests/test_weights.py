@@ -57,3 +57,13 @@ def test_the_shipped_timelapse_model_loads_through_the_registry():
         pytest.skip("no shipped timelapse weights in this checkout")
     model = registry.load("timelapse", device="cpu")
     assert model.card["model"] == "timelapse"
+
+
+@pytest.mark.parametrize("name", list(registry.MODELS))
+def test_card_prose_lives_in_the_weights_readme_and_the_shipped_card_carries_it(name):
+    """Licence and limitations are read from the last two sections of weights/<model>/README.md (one home); the
+    shipped default weights' card was exported with the same text."""
+    spec = registry.get(name)
+    assert spec.license.startswith("Code: MIT.") and len(spec.limitations) > 40
+    card = json.loads(registry.weights_path(name).with_suffix(".json").read_text())
+    assert (card["license"], card["limitations"]) == (spec.license, spec.limitations)

@@ -40,14 +40,13 @@ import cv2
 import numpy as np
 import torch
 
-from ..models.inbetween import PROCEDURAL_DATASETS, center_square
-from ..video import frames_to_tensor, package_file, read_image, read_video
+from ..video import center_square, frames_to_tensor, package_file, read_image, read_video
 from .cityscapes import default_cityscapes_root
 from .errors import DatasetLayoutError
 from .outdoor import _fractal_noise
 from .timelapse_data import default_sky_timelapse_root
 
-KINDS = PROCEDURAL_DATASETS         # kth, bair, digits: the names a model config may give
+KINDS = ("kth", "bair", "digits")   # the procedural datasets: the names an inbetween config may give
 KTH_ACTIONS = ("walking", "jogging", "running", "boxing", "handwaving", "handclapping")
 HELDOUT_SEED = 1_000_000            # clip seeds from here on: evaluation only
 TRAIN_DIGIT_FRACTION = 0.8          # training clips use the first 80% of the digit images, held-out ones the rest

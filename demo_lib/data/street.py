@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import functools
 import math
+from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-from .cityscapes import PALETTE, StreetSequence, clip_item
+from .cityscapes import (HELDOUT_SEQUENCES, PALETTE, StreetClipDataset, StreetSequence, clip_item,
+                         default_cityscapes_root, load_sequences)
 
 # Cityscapes ids used here
 ROAD, SIDEWALK, BUILDING, WALL, FENCE, POLE, LIGHT, SIGN, VEGETATION, TERRAIN, SKY = 7, 8, 11, 12, 13, 17, 19, 20, 21, \
@@ -433,3 +435,37 @@ def street_examples(size: tuple[int, int] = (128, 256), frames: int = 24) -> lis
         seed = next(s for s in range(1_000_000, 1_000_100) if StreetScene(s, (8, 16)).style == style)
         out.append((name, *StreetScene(seed, size).render(frames, start=10.0)))
     return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Dataset builders: the real Cityscapes sequences when present, else procedural streets
+
+
+def street_root(data_root: str = "") -> Path | None:
+    """The Cityscapes sequences to use: `data_root` if given, else the default location (None if absent)."""
+    return Path(data_root) if data_root else default_cityscapes_root()
+
+
+def build_street_clips(model: str, size: tuple[int, int], frames: int, seed: int, data_root: str = "",
+                       with_flow: bool = True) -> torch.utils.data.Dataset:
+    """Training clips of `frames` labelled frames at `size` (vid2vid: clips; the segmenter: single frames):
+    the real training sequences (held-out ones excluded) when present, else procedural streets."""
+    root = street_root(data_root)
+    if root is None:
+        print(f"{model}: no Cityscapes data found; training on procedural streets")
+        return ProceduralStreetDataset(size, frames, seed=seed, with_flow=with_flow)
+    sequences = load_sequences(root, size, exclude=HELDOUT_SEQUENCES)
+    return StreetClipDataset(sequences, frames, seed=seed, with_flow=with_flow)
+
+
+def street_sequences(size: tuple[int, int], root: Path | None, held_out: bool, count: int = 16,
+                     frames: int = 12) -> tuple[list[StreetSequence], str]:
+    """Cityscapes sequences (training ones, or the held-out ones) at `size`, else `count` procedural streets;
+    with a description of which."""
+    if root is not None:
+        kept = {"include": HELDOUT_SEQUENCES} if held_out else {"exclude": HELDOUT_SEQUENCES}
+        seqs = load_sequences(root, size, **kept)
+        return seqs, f"Cityscapes {'held-out ' if held_out else ''}sequences {', '.join(s.name for s in seqs)}"
+    seeds = range(HELDOUT_SEED, HELDOUT_SEED + count) if held_out else range(count)
+    return (procedural_sequences(seeds, size, frames),
+            f"{count} procedural street sequences (seeds {seeds.start}..{seeds.stop - 1})")

@@ -96,7 +96,25 @@ def webcam_defects(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return img
 
 
-class AmosLikeDataset(torch.utils.data.Dataset):
+class _ProceduralScenes(torch.utils.data.Dataset):
+    """Items 0 .. length-1, each a pure function of (seed, index): a random one of `scenes`, rendered at `size`."""
+
+    scenes: list[int]
+    size: int
+    seed: int
+    length: int
+
+    def __len__(self) -> int:
+        return self.length
+
+    def _scene_and_rng(self, i: int, stream: int) -> tuple[OutdoorScene, np.random.Generator]:
+        if not 0 <= i < self.length:
+            raise IndexError(i)
+        rng = _rng(self.seed, i, stream)
+        return _scene(self.scenes[int(rng.integers(len(self.scenes)))], self.size), rng
+
+
+class AmosLikeDataset(_ProceduralScenes):
     """Domain A: many static webcams (one OutdoorScene per camera, seeds from scene_seeds(split, num_cameras)),
     random times WITH timestamps, webcam defects.
 
@@ -107,19 +125,13 @@ class AmosLikeDataset(torch.utils.data.Dataset):
 
     def __init__(self, num_cameras: int = 2000, size: int = 64, frames: int = 4, seed: int = 0,
                  split: str = "train", length: int = 1_000_000, defects: bool = True):
-        self.cameras = scene_seeds(split, num_cameras)
-        if not self.cameras:
+        self.scenes = scene_seeds(split, num_cameras)                      # one static camera each
+        if not self.scenes:
             raise ValueError("num_cameras must be at least 1")
         self.size, self.frames, self.seed, self.length, self.defects = size, frames, seed, length, defects
 
-    def __len__(self) -> int:
-        return self.length
-
     def __getitem__(self, i: int) -> dict:
-        if not 0 <= i < self.length:
-            raise IndexError(i)
-        rng = _rng(self.seed, i, 1)
-        scene = _scene(self.cameras[int(rng.integers(len(self.cameras)))], self.size)
+        scene, rng = self._scene_and_rng(i, 1)
         h0, w0 = float(rng.uniform(0, 24)), Weather.random(rng)
         # The set comes from another day than the photo: its own weather, drifting a little from frame to frame.
         # So the photo does not tell the generator the set's weather; only z can (the paper's reason for z).
@@ -138,7 +150,7 @@ class AmosLikeDataset(torch.utils.data.Dataset):
 # Domain B: procedural time-lapse clips
 
 
-class ProceduralClipDataset(torch.utils.data.Dataset):
+class ProceduralClipDataset(_ProceduralScenes):
     """Domain B (TLVDB-like): continuous high-quality time-lapse clips WITHOUT timestamps: OutdoorScene.render_clip
     over a random contiguous span of hours (random start, 0.5-2 h between frames), clouds drifting, no defects."""
 
@@ -149,14 +161,8 @@ class ProceduralClipDataset(torch.utils.data.Dataset):
             raise ValueError("num_scenes must be at least 1")
         self.size, self.frames, self.seed, self.length = size, frames, seed, length
 
-    def __len__(self) -> int:
-        return self.length
-
     def __getitem__(self, i: int) -> dict:
-        if not 0 <= i < self.length:
-            raise IndexError(i)
-        rng = _rng(self.seed, i, 2)
-        scene = _scene(self.scenes[int(rng.integers(len(self.scenes)))], self.size)
+        scene, rng = self._scene_and_rng(i, 2)
         hours = rng.uniform(0, 24) + rng.uniform(0.5, 2.0) * np.arange(self.frames)   # unwrapped: render takes % 24
         clip = scene.render_clip(hours, Weather.random(rng), cloud_speed=float(rng.uniform(0.01, 0.05)))
         return {"clip": frames_to_tensor(clip)[0]}

@@ -19,7 +19,7 @@ Reading guide (top to bottom):
   Vid2VidLocalEnhancer        coarse-to-fine: one more scale at twice the resolution, adding the coarse features
   Vid2VidForegroundGenerator  single-frame branch for the foreground classes
   Vid2VidGenerator            G: one step, eq. 4 and 5; `unroll` runs it over a sequence
-  Vid2VidMultiscaleDiscriminator  PatchGANs at several image scales (image D: labels + frame; video D: 3 frames
+  (image and video Ds)        layers.MultiscalePatchDiscriminator (image D: labels + frame; video D: 3 frames
                               + 2 flows at several frame rates)
   Vid2VidObjective            G phase, then D phase (the paper's order); LSGAN, feature matching, perceptual,
                               flow and warp losses
@@ -56,9 +56,11 @@ import torch.nn.functional as F
 
 from .. import losses
 from ..flow import compose_flows, warp
-from ..layers import ConvBlock2d, PatchDiscriminator2d, ResBlock2d, UpBlock2d, pad_to_multiple
+from ..layers import ConvBlock2d, MultiscalePatchDiscriminator, ResBlock2d, UpBlock2d, pad_to_multiple, patch_logits
+from ..config import TrainConfig, smoke_test_training
+from ..spec import ModelSpec, pipeline_loader
 from ..trainer import Phase
-from ..video import tensor_to_frames
+from ..video import fold_time, tensor_to_frames, unfold_time
 
 PRECISIONS = ("float32", "bfloat16")                     # inference arithmetic (Vid2VidPipeline.synthesize)
 NUM_LABELS = 35                                            # Cityscapes ids 0..34 (data.cityscapes)
@@ -362,32 +364,16 @@ def unroll(generator: Callable[..., Vid2VidStep], past_frames: int, semantic: to
 # Discriminators
 
 
-class Vid2VidMultiscaleDiscriminator(nn.Module):
-    """PatchGANs on the input at 1, 1/2, 1/4, ... resolution (pix2pixHD): a list of feature lists, one per scale."""
-
-    def __init__(self, in_ch: int, channels: int, layers: int, scales: int):
-        super().__init__()
-        self.scales = nn.ModuleList(PatchDiscriminator2d(in_ch, channels, layers) for _ in range(scales))
-
-    def forward(self, x: torch.Tensor) -> list[list[torch.Tensor]]:
-        out = []
-        for i, d in enumerate(self.scales):
-            out.append(d(x if i == 0 else F.avg_pool2d(x, 3, 2, 1, count_include_pad=False)))
-            if i:
-                x = F.avg_pool2d(x, 3, 2, 1, count_include_pad=False)
-        return out
-
-
 def build_nets(cfg: Vid2VidConfig) -> nn.ModuleDict:
     """G (with E when multimodal), the image D and one video D per temporal scale."""
     nets = nn.ModuleDict({"G": Vid2VidGenerator(cfg)})
     if cfg.style_channels:
         nets["E"] = Vid2VidStyleEncoder(cfg)
     cond = cfg.num_labels + int(cfg.instance_edges)
-    nets["D_image"] = Vid2VidMultiscaleDiscriminator(cond + 3, cfg.d_channels, cfg.d_layers, cfg.d_scales)
+    nets["D_image"] = MultiscalePatchDiscriminator(cond + 3, cfg.d_channels, cfg.d_layers, cfg.d_scales)
     for s, _ in enumerate(cfg.temporal_steps):
         k = cfg.video_d_frames
-        nets[f"D_video{s}"] = Vid2VidMultiscaleDiscriminator(3 * k + 2 * (k - 1), cfg.d_channels, cfg.d_layers, 1)
+        nets[f"D_video{s}"] = MultiscalePatchDiscriminator(3 * k + 2 * (k - 1), cfg.d_channels, cfg.d_layers, 1)
     return nets
 
 
@@ -443,38 +429,43 @@ class Vid2VidObjective:
         if cfg.style_channels:
             B, T = labels.shape[:2]
             regions = region_ids(labels, instances, cfg.num_labels).flatten(0, 1)
-            style = nets["E"](real.transpose(1, 2).flatten(0, 1), regions).unflatten(0, (B, T))
+            style = nets["E"](fold_time(real), regions).unflatten(0, (B, T))
         semantic = semantic_maps(cfg, labels, instances, style)
         condition = semantic[:, :, : cfg.num_labels + int(cfg.instance_edges)]   # the Ds see labels, not styles
         return semantic, foreground_mask(labels).unsqueeze(2), condition
 
-    @staticmethod
-    def _per_frame(video: torch.Tensor) -> torch.Tensor:
-        """(B, C, T, H, W) -> (B*T, C, H, W)."""
-        return video.transpose(1, 2).flatten(0, 1)
-
     def flow_confidence(self, real: torch.Tensor, flows: torch.Tensor) -> torch.Tensor:
         """(B, 1, T-1, H, W): 1 where the reference flow explains the real frame (official code's rule)."""
-        prev, cur = self._per_frame(real[:, :, :-1]), self._per_frame(real[:, :, 1:])
-        err = ((warp(prev, self._per_frame(flows)) - cur) / 2).pow(2).mean(1, keepdim=True)   # in [0, 1] units
+        prev, cur = fold_time(real[:, :, :-1]), fold_time(real[:, :, 1:])
+        err = ((warp(prev, fold_time(flows)) - cur) / 2).pow(2).mean(1, keepdim=True)   # in [0, 1] units
         conf = (err < self.cfg.flow_confidence).float()
-        return conf.unflatten(0, (real.shape[0], -1)).transpose(1, 2)
+        return unfold_time(conf, real.shape[0])
+
+    def sample(self, nets, batch) -> tuple[list, torch.Tensor, torch.Tensor]:
+        """G unrolled over the clip: (its per-frame outputs, the fake video (B, 3, T, H, W), the Ds' label
+        conditions (B, T, C, H, W))."""
+        semantic, fg_mask, condition = self._inputs(nets, batch)
+        steps = unroll(nets["G"], self.cfg.past_frames, semantic, fg_mask)
+        return steps, torch.stack([s.image for s in steps], dim=2), condition
+
+    def _fakes_for_d(self, nets, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """(fake video, conditions) without gradients (when no G phase ran this step)."""
+        with torch.no_grad():
+            return self.sample(nets, batch)[1:]
 
     def generator_loss(self, nets, batch, state) -> tuple[torch.Tensor, dict[str, float]]:
         cfg, kind = self.cfg, self.cfg.gan_loss
         real, flows = batch["frames"], batch.get("flows")
-        semantic, fg_mask, condition = self._inputs(nets, batch)
-        steps = unroll(nets["G"], cfg.past_frames, semantic, fg_mask)
-        fake = torch.stack([s.image for s in steps], dim=2)                          # (B, 3, T, H, W)
-        state["fake"], state["condition"] = fake.detach(), condition.detach()
+        steps, fake, condition = self.sample(nets, batch)
+        state.share("fake", (fake.detach(), condition.detach()))
         cond = condition.flatten(0, 1)
-        real_f, fake_f = self._per_frame(real), self._per_frame(fake)
+        real_f, fake_f = fold_time(real), fold_time(fake)
 
         # Image D (conditional on labels) with feature matching, on every frame.
         d_fake = nets["D_image"](torch.cat([cond, fake_f], 1))
         with torch.no_grad():
             d_real = nets["D_image"](torch.cat([cond, real_f], 1))
-        adv = losses.g_loss(kind, [f[-1] for f in d_fake])
+        adv = losses.g_loss(kind, patch_logits(d_fake))
         feat = torch.stack([losses.feature_matching(r, f) for r, f in zip(d_real, d_fake, strict=True)]).mean()
         total = cfg.lambda_image * (adv + cfg.lambda_feat * feat)
         logs = {"adv_image": adv, "feat_image": feat}
@@ -485,7 +476,7 @@ class Vid2VidObjective:
             v_fake = d(video_windows(fake, flows, step, cfg.video_d_frames))
             with torch.no_grad():
                 v_real = d(video_windows(real, flows, step, cfg.video_d_frames))
-            adv_v = losses.g_loss(kind, [f[-1] for f in v_fake])
+            adv_v = losses.g_loss(kind, patch_logits(v_fake))
             feat_v = torch.stack([losses.feature_matching(r, f) for r, f in zip(v_real, v_fake, strict=True)])
             feat_v = feat_v.mean()
             total = total + cfg.lambda_video * (adv_v + cfg.lambda_feat * feat_v)
@@ -501,11 +492,11 @@ class Vid2VidObjective:
             pred = torch.stack([s.flow for s in steps[1:]], dim=2)                   # (B, 2, T-1, H, W)
             conf = self.flow_confidence(real, flows)
             flow_l1 = ((pred - flows).abs() * conf).mean()
-            prev_real, cur_real = self._per_frame(real[:, :, :-1]), self._per_frame(real[:, :, 1:])
-            conf_f = self._per_frame(conf)
-            warp_real = ((warp(prev_real, self._per_frame(pred)) - cur_real).abs() * conf_f).mean()
-            prev_fake, cur_fake = self._per_frame(fake[:, :, :-1]).detach(), self._per_frame(fake[:, :, 1:])
-            warp_fake = ((cur_fake - warp(prev_fake, self._per_frame(flows))).abs() * conf_f).mean()
+            prev_real, cur_real = fold_time(real[:, :, :-1]), fold_time(real[:, :, 1:])
+            conf_f = fold_time(conf)
+            warp_real = ((warp(prev_real, fold_time(pred)) - cur_real).abs() * conf_f).mean()
+            prev_fake, cur_fake = fold_time(fake[:, :, :-1]).detach(), fold_time(fake[:, :, 1:])
+            warp_fake = ((cur_fake - warp(prev_fake, fold_time(flows))).abs() * conf_f).mean()
             mask = torch.stack([s.mask for s in steps[1:]], dim=2).mean()
             total = total + cfg.lambda_flow * flow_l1 + cfg.lambda_warp * (warp_real + warp_fake) \
                 + cfg.lambda_mask * mask
@@ -514,16 +505,17 @@ class Vid2VidObjective:
 
     def discriminator_loss(self, nets, batch, state) -> tuple[torch.Tensor, dict[str, float]]:
         cfg, kind = self.cfg, self.cfg.gan_loss
-        real, fake, flows = batch["frames"], state["fake"], batch.get("flows")
-        cond = state["condition"].flatten(0, 1)
+        real, flows = batch["frames"], batch.get("flows")
+        fake, condition = state.shared("fake", lambda: self._fakes_for_d(nets, batch))
+        cond = condition.flatten(0, 1)
         d = nets["D_image"]
-        image = losses.d_loss(kind, [f[-1] for f in d(torch.cat([cond, self._per_frame(real)], 1))],
-                              [f[-1] for f in d(torch.cat([cond, self._per_frame(fake)], 1))])
+        image = losses.d_loss(kind, patch_logits(d(torch.cat([cond, fold_time(real)], 1))),
+                              patch_logits(d(torch.cat([cond, fold_time(fake)], 1))))
         total, logs = 0.5 * cfg.lambda_image * image, {"image": image}
         for s, step in enumerate(cfg.temporal_steps):
             d = nets[f"D_video{s}"]
-            video = losses.d_loss(kind, [f[-1] for f in d(video_windows(real, flows, step, cfg.video_d_frames))],
-                                  [f[-1] for f in d(video_windows(fake, flows, step, cfg.video_d_frames))])
+            video = losses.d_loss(kind, patch_logits(d(video_windows(real, flows, step, cfg.video_d_frames))),
+                                  patch_logits(d(video_windows(fake, flows, step, cfg.video_d_frames))))
             total = total + 0.5 * cfg.lambda_video * video
             logs[f"video{s}"] = video
         return total, logs
@@ -702,3 +694,126 @@ class Vid2VidPipeline:
             raise ValueError(f"label ids must be Cityscapes ids 0..{self.cfg.num_labels - 1}; found "
                              f"{int(labels.min())}..{int(labels.max())}")
         return labels
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Evaluation: the paper's measures on held-out video, next to the per-frame baseline
+
+
+def street_scores(pipeline: Vid2VidPipeline, sequences: list, segmenter: Any) -> dict[str, float]:
+    """PSNR, SSIM, warp error (and mIoU with a segmenter) of one model's output on label sequences with frames."""
+    from ..data.cityscapes import TRAIN_IDS
+    from ..metrics import VideoMotion, confusion_matrix, mean_iou, psnr, ssim
+    from ..video import frames_to_tensor
+
+    sums: dict[str, list[float]] = {"psnr_db": [], "ssim": [], "warp_error": [], "warp_error_real": []}
+    confusion = {"fake": 0, "real": 0}
+    for seq in sequences:
+        fake = pipeline.generate(seq.labels, seq.instances, seed=0)
+        real_t, fake_t = frames_to_tensor(seq.frames), frames_to_tensor(fake)
+        motion = VideoMotion.of(seq.frames)
+        sums["psnr_db"].append(float(psnr(fake_t, real_t)))
+        sums["ssim"].append(float(ssim(fake_t, real_t)))
+        sums["warp_error"].append(motion.warp_error(fake))
+        sums["warp_error_real"].append(motion.warp_error(seq.frames))
+        if segmenter is not None:
+            for key, frames in (("fake", fake), ("real", seq.frames)):
+                confusion[key] = confusion[key] + confusion_matrix(TRAIN_IDS[segmenter.segment(frames)],
+                                                                   TRAIN_IDS[seq.labels], 19)
+    out = {k: round(float(np.mean(v)), 4) for k, v in sums.items()}
+    if segmenter is not None:
+        out["miou"], out["miou_real_frames"] = (round(mean_iou(confusion[k])[0], 4) for k in ("fake", "real"))
+    return out
+
+
+def evaluate(pipeline: Vid2VidPipeline, num_items: int) -> dict[str, Any]:
+    """The paper's measures on held-out video: PSNR/SSIM to the real frames, flicker, segmentation mIoU, next to
+    the per-frame baseline (the shipped `demo_per_frame` weights) measured in the same run.
+
+    Flicker is the warp error of the generated frames under the *real* video's DIS flows, over pixels that flow
+    does not occlude; the real video's own warp error is the floor. mIoU: the shipped street segmenter's labels of
+    the generated frames against the input labels (19 Cityscapes classes), next to its score on the real frames.
+    """
+    from .. import registry
+    from ..data.street import street_root, street_sequences
+
+    size = (pipeline.cfg.height, pipeline.cfg.width)
+    sequences, where = street_sequences(size, street_root(), held_out=True, count=num_items)
+    segmenter = (registry.load("street_segmenter", device="cpu") if registry.weights_path("street_segmenter").is_file()
+                 else None)
+    out: dict[str, Any] = street_scores(pipeline, sequences, segmenter)
+    baseline_path = registry.weights_path("vid2vid", "demo_per_frame")
+    if pipeline.cfg.use_flow and baseline_path.is_file():
+        baseline = registry.pipeline_from_file("vid2vid", baseline_path, "cpu")
+        out["per_frame_baseline"] = {"steps": baseline.card["train"]["steps"],
+                                     **street_scores(baseline, sequences, segmenter)}
+        out["warp_error_ratio_to_baseline"] = round(out["warp_error"] / out["per_frame_baseline"]["warp_error"], 4)
+    out["protocol"] = (
+        f"{where} at {pipeline.cfg.height}x{pipeline.cfg.width}, generated from labels and instances with seed 0. "
+        f"psnr_db/ssim against the real frames; warp_error: mean |warp(x_(t-1), f_t) - x_t| (in [-1, 1] units) "
+        f"with the real video's DIS flows f_t over non-occluded pixels, warp_error_real the same for the real "
+        f"video; miou: the street segmenter on generated frames vs the input labels (19 classes), miou_real_frames "
+        f"on the real frames" + ("" if segmenter is not None else " (no segmenter weights: not measured)") +
+        ("; per_frame_baseline: the shipped demo_per_frame weights (no flow, no past frames, no video D) on the "
+         "same frames" if "per_frame_baseline" in out else "") + ".")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Presets and the registry entry
+
+
+def tiny() -> tuple[Vid2VidConfig, TrainConfig]:
+    return (Vid2VidConfig(height=32, width=64, frames=5, g_channels=8, g_downsamples=2, g_res_blocks=2,
+                          local_res_blocks=1, fg_channels=4, style_encoder_channels=4, style_clusters=2,
+                          d_channels=8, d_layers=2, d_scales=1, lambda_perceptual=0.0),
+            smoke_test_training(batch_size=1))
+
+
+def demo() -> tuple[Vid2VidConfig, TrainConfig]:
+    # 5 frames: the video D at frame steps 1 and 2 sees 3 windows and 1 window of 3 frames. ~3.2 s/step on the 2
+    # CPU cores (~6 s on one thread beside other work: the shipped 500 steps took 53 min).
+    return Vid2VidConfig(frames=5), TrainConfig(steps=500, batch_size=1, log_every=10, ckpt_every=100)
+
+
+def demo_per_frame() -> tuple[Vid2VidConfig, TrainConfig]:
+    # The paper's central comparison: the same generator frame by frame (pix2pixHD), no flow, no video D.
+    cfg, train = demo()
+    return dataclasses.replace(cfg, past_frames=0, use_flow=False, lambda_video=0.0), train
+
+
+def paper() -> tuple[Vid2VidConfig, TrainConfig]:
+    # Official street setting at 512x1024 (two spatial scales), video D at frame steps 1 and 3.
+    return (Vid2VidConfig(height=512, width=1024, frames=8, g_channels=128, g_res_blocks=9,
+                          local_res_blocks=3, fg_channels=64, style_encoder_channels=16, d_channels=64,
+                          video_step_base=3),
+            TrainConfig(steps=200_000, batch_size=1, lr_g=2e-4, lr_d=2e-4, log_every=100, ckpt_every=2000))
+
+
+def build_dataset(cfg: Vid2VidConfig, train: TrainConfig) -> torch.utils.data.Dataset:
+    """Real Cityscapes sequences (held-out ones excluded) when present, else procedural streets."""
+    from ..data.street import build_street_clips  # data code is not needed for inference
+
+    return build_street_clips("vid2vid", (cfg.height, cfg.width), cfg.frames, train.seed, train.data_root)
+
+
+def finalize(cfg: Vid2VidConfig, nets: nn.ModuleDict, train: TrainConfig) -> dict[str, Any]:
+    """Per-class K-means of the style encoder's features over the training sequences, stored in G."""
+    if not cfg.style_channels:
+        return {}
+    from ..data.street import street_root, street_sequences
+
+    sequences, where = street_sequences((cfg.height, cfg.width), street_root(train.data_root), held_out=False)
+    return {"style_clusters": {**cluster_styles(nets["G"], nets["E"], sequences, seed=train.seed),
+                               "data": where}}
+
+
+SPEC = ModelSpec(
+    name="vid2vid", title="vid2vid: label maps to street video",
+    paper="Wang et al., Video-to-Video Synthesis, NeurIPS 2018",
+    paper_url="https://arxiv.org/abs/1808.06601", config_cls=Vid2VidConfig,
+    presets={"tiny": tiny, "demo": demo, "demo_per_frame": demo_per_frame, "paper": paper},
+    build_nets=build_nets, objective=Vid2VidObjective, build_dataset=build_dataset, evaluate=evaluate,
+    finalize=finalize,
+    inference_net="G", build_pipeline=pipeline_loader(Vid2VidPipeline, Vid2VidGenerator),
+)

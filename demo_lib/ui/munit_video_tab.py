@@ -325,6 +325,8 @@ style for the whole clip; the temporal loss and the shared statistics are what k
 example or upload a video or an image, then **Translate**; the table scores each output's flicker.
 """
 
+SHARED_NORM_INFO = ("Normalise every frame with statistics of frames sampled from the whole clip (the paper's "
+                    "inference). Off: each frame its own (plain MUNIT).")
 UPLOAD_NOTE = """\
 At most {n} frames of a video are used (longer ones are cut, and the page says so) and frames of at most
 {mp:.1f} megapixels are accepted; everything is resized so that the longest side is at most {side} pixels, the
@@ -384,9 +386,7 @@ def build(demo: gr.Blocks | None = None) -> None:
             direction = gr.Radio(DIRECTION_CHOICES, value="photo2painting", label="Direction",
                                  elem_id="mv-direction")
             seed, resample = common.seed_row("Style seed", "Resample style", "mv")
-            shared = gr.Checkbox(True, label="Share normalisation statistics across frames",
-                                 info="Normalise every frame with statistics of frames sampled from the whole clip "
-                                      "(the paper's inference). Off: each frame its own (plain MUNIT).",
+            shared = gr.Checkbox(True, label="Share normalisation statistics across frames", info=SHARED_NORM_INFO,
                                  elem_id="mv-shared")
             compare = gr.Checkbox(comparison_available, label="Also run the λ_t = 0 model (no temporal loss)",
                                   info="The same training without the temporal loss, shown beside the temporal "

@@ -1,51 +1,47 @@
-"""Writes notebooks/03_unsupervised_v2v.ipynb (outputs stripped): `python notebooks/_make_03_unsupervised_v2v.py`.
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
 
-The cells live here as plain strings so they can be reviewed as Python; edit them here, then re-run this script.
-"""
+# %% [markdown]
+# # 03 · Unsupervised video-to-video translation: photo to painting without flicker
+#
+# **Papers:** Huang, Liu, Belongie, Kautz, *Multimodal Unsupervised Image-to-Image Translation* (MUNIT), ECCV 2018
+# ([arXiv 1804.04732](https://arxiv.org/abs/1804.04732)); Wang & Feng, *Single-Frame Unsupervised Video-to-Video
+# Translation*: MUNIT trained on still images with a **temporal loss on synthetic flow**, and normalisation
+# statistics **shared by the frames of a clip** at inference (after ReReVST, Wang et al., IEEE TIP 2020).
+#
+# There is no paired data and no training video. MUNIT splits an image of domain $i$ into a **content** code
+# $c = E_i^c(x)$ (a spatial map, shared by both domains) and a **style** code $s = E_i^s(x)$ (8 numbers, per domain);
+# a decoder $G_j(c, s)$ paints content in a style through AdaIN. Photo → painting is $x_{ab} = G_b(E_a^c(x_a), s_b)$
+# with $s_b \sim \mathcal N(0, I)$. Translated frame by frame, a video flickers: nothing ties frame $n$ to frame $n-1$.
+# Wang & Feng fix that without video: a second frame is *made* from each training image by a random smooth flow $O$,
+#
+# $$X^n = \mathrm{Warp}(X^{n-1}, O) + \Delta, \qquad \Delta \sim \mathcal N(0, \sigma^2),$$
+#
+# and every map $G$ the model learns must commute with that motion:
+# $\;L_t = \lVert G(X^n) - \mathrm{Warp}(G(X^{n-1}), O) \rVert_1$. At inference, the instance-norm (and AdaIN and
+# layer-norm) statistics are computed once over frames sampled from the clip and shared by every frame.
+#
+# **This notebook:** the two unpaired domains, the synthetic flow and second frame, every loss term on one batch
+# (computed by the library's own objective), the temporal loss on toy maps, what shared statistics do to a clip, a
+# short training run, the shipped weights (when there are any) and a frame scrubber. All the model code is in
+# `demo_lib/models/munit_video.py`; this notebook only orchestrates it.
+#
+# Set `VSL_NOTEBOOK_TINY=1` for a smoke-test run (tiny preset, 4 steps, only the photos inside installed packages);
+# otherwise it uses the `demo` preset (`VSL_NOTEBOOK_STEPS` changes the step count).
 
-from __future__ import annotations
-
-from pathlib import Path
-
-from _builder import NotebookBuilder
-
-NOTEBOOK = NotebookBuilder()
-md, code = NOTEBOOK.md, NOTEBOOK.code
-
-# ---------------------------------------------------------------------------------------------------------------
-# 1. Title and setup
-
-md(r"""
-# 03 · Unsupervised video-to-video translation: photo to painting without flicker
-
-**Papers:** Huang, Liu, Belongie, Kautz, *Multimodal Unsupervised Image-to-Image Translation* (MUNIT), ECCV 2018
-([arXiv 1804.04732](https://arxiv.org/abs/1804.04732)); Wang & Feng, *Single-Frame Unsupervised Video-to-Video
-Translation*: MUNIT trained on still images with a **temporal loss on synthetic flow**, and normalisation
-statistics **shared by the frames of a clip** at inference (after ReReVST, Wang et al., IEEE TIP 2020).
-
-There is no paired data and no training video. MUNIT splits an image of domain $i$ into a **content** code
-$c = E_i^c(x)$ (a spatial map, shared by both domains) and a **style** code $s = E_i^s(x)$ (8 numbers, per domain);
-a decoder $G_j(c, s)$ paints content in a style through AdaIN. Photo → painting is $x_{ab} = G_b(E_a^c(x_a), s_b)$
-with $s_b \sim \mathcal N(0, I)$. Translated frame by frame, a video flickers: nothing ties frame $n$ to frame $n-1$.
-Wang & Feng fix that without video: a second frame is *made* from each training image by a random smooth flow $O$,
-
-$$X^n = \mathrm{Warp}(X^{n-1}, O) + \Delta, \qquad \Delta \sim \mathcal N(0, \sigma^2),$$
-
-and every map $G$ the model learns must commute with that motion:
-$\;L_t = \lVert G(X^n) - \mathrm{Warp}(G(X^{n-1}), O) \rVert_1$. At inference, the instance-norm (and AdaIN and
-layer-norm) statistics are computed once over frames sampled from the clip and shared by every frame.
-
-**This notebook:** the two unpaired domains, the synthetic flow and second frame, every loss term on one batch
-(computed by the library's own objective), the temporal loss on toy maps, what shared statistics do to a clip, a
-short training run, the shipped weights (when there are any) and a frame scrubber. All the model code is in
-`demo_lib/models/munit_video.py`; this notebook only orchestrates it.
-
-Set `VSL_NOTEBOOK_TINY=1` for a smoke-test run (tiny preset, 4 steps, only the photos inside installed packages);
-otherwise it uses the `demo` preset (`VSL_NOTEBOOK_STEPS` changes the step count).
-""")
-
-code(r"""
-import io
+# %%
 import os
 import sys
 import tempfile
@@ -57,13 +53,11 @@ ROOT = next(p for p in [Path.cwd().resolve(), *Path.cwd().resolve().parents] if 
 sys.path.insert(0, str(ROOT))
 
 import ipywidgets as widgets
-import matplotlib.pyplot as plt
 import numpy as np
 import plotly.graph_objects as go
 import torch
 import torch.nn as nn
 from IPython.display import Markdown, display
-from PIL import Image
 from torch.utils.data import default_collate
 
 from demo_lib import registry
@@ -73,8 +67,10 @@ from demo_lib.device import best_device
 from demo_lib.flow import dis_flow_video, flow_to_rgb, flow_to_tensor, occlusion_mask, random_smooth_flow, warp
 from demo_lib.metrics import warp_error
 from demo_lib.models import munit_video as M
-from demo_lib.trainer import GANTrainer
+from demo_lib.trainer import GANTrainer, StepState
 from demo_lib.video import frames_to_tensor, image_to_tensor, resize_image, tensor_to_image
+
+from _display import loss_table, plot_losses, png, show_grid, show_row  # notebooks/_display.py: figure helpers shared by the notebooks
 
 TINY = os.environ.get("VSL_NOTEBOOK_TINY") == "1"
 DEVICE = best_device()                      # CUDA > MPS > CPU
@@ -91,34 +87,9 @@ cfg, train_cfg = spec.preset(PRESET, [f"steps={TRAIN_STEPS}", "ckpt_every=0", f"
 SEED = train_cfg.seed
 print(f"device={DEVICE}  TINY={TINY}  preset={PRESET}  image_size={cfg.image_size}  channels={cfg.channels}  "
       f"seed={SEED}  training steps={TRAIN_STEPS}  shipped weights used={SHIPPED}")
-""")
-
-code(r"""
-def show_grid(rows, row_titles=None, col_titles=None, size=1.8):
-    # A grid of images rows[r][c]: uint8 RGB, or 2-D arrays shown in grey.
-    n_r, n_c = len(rows), max(len(r) for r in rows)
-    fig, axes = plt.subplots(n_r, n_c, figsize=(size * n_c, size * n_r + 0.3), squeeze=False)
-    for r in range(n_r):
-        for c in range(n_c):
-            ax = axes[r][c]
-            ax.set_xticks([]), ax.set_yticks([])
-            if c >= len(rows[r]):
-                ax.set_axis_off()
-                continue
-            im = rows[r][c]
-            ax.imshow(im, cmap="gray" if im.ndim == 2 else None, vmin=0, vmax=255)
-            if col_titles is not None and r == 0:
-                ax.set_title(col_titles[c], fontsize=8)
-            if row_titles is not None and c == 0:
-                ax.set_ylabel(row_titles[r], fontsize=8)
-    plt.tight_layout()
-    plt.show()
 
 
-def show_row(images, titles=None, size=1.8):
-    show_grid([images], col_titles=titles, size=size)
-
-
+# %%
 def square(image, side):
     # The centred square of a uint8 image, resized to side x side.
     h, w = image.shape[:2]
@@ -133,28 +104,18 @@ def error_map(diff, full_scale=0.5):
     return (e * 255).round().byte().cpu().numpy()
 
 
-def png(a: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(a).save(buf, format="png")
-    return buf.getvalue()
-""")
+# %% [markdown]
+# ## 1 · Two unpaired domains
+#
+# MUNIT needs only two *sets* of images, never a photo together with its painting. Domain **A** are real photos, domain
+# **B** are paintings made by this project's painterly renderer (`paintings.paint`: colour grading, a k-means palette,
+# brush strokes coarse to fine along the image structure after Hertzmann 1998, impasto relief, canvas weave), applied
+# to a **disjoint** set of photos: no painting in B depicts a photo of A, so the domains stay unpaired as MUNIT
+# assumes. A third, held-out set feeds only the evaluation. The split is by source, never by crop (the real sky
+# time-lapse clips and Cityscapes frames beside the repository join by clip / sequence when present; tiny mode leaves
+# them out).
 
-# ---------------------------------------------------------------------------------------------------------------
-# 2. Data
-
-md(r"""
-## 1 · Two unpaired domains
-
-MUNIT needs only two *sets* of images, never a photo together with its painting. Domain **A** are real photos, domain
-**B** are paintings made by this project's painterly renderer (`paintings.paint`: colour grading, a k-means palette,
-brush strokes coarse to fine along the image structure after Hertzmann 1998, impasto relief, canvas weave), applied
-to a **disjoint** set of photos: no painting in B depicts a photo of A, so the domains stay unpaired as MUNIT
-assumes. A third, held-out set feeds only the evaluation. The split is by source, never by crop (the real sky
-time-lapse clips and Cityscapes frames beside the repository join by clip / sequence when present; tiny mode leaves
-them out).
-""")
-
-code(r"""
+# %%
 splits = {split: paintings.photo_sources(split, SHARED_DATA) for split in ("photo", "painting", "heldout")}
 names = {split: {s.name for s in sources} for split, sources in splits.items()}
 assert not names["photo"] & names["painting"] and not (names["photo"] | names["painting"]) & names["heldout"]
@@ -171,16 +132,14 @@ painted_from = [square(s.load(0), 128) for s in package_photos["painting"]]
 paintings_b = [paintings.paint(p, seed=k) for k, p in enumerate(painted_from)]
 show_grid([photos_a, painted_from, paintings_b],
           row_titles=["A: photos", "(B's sources)", "B: paintings"], size=2.0)
-""")
 
-md(r"""
-The row in the middle is only there to show what the renderer does: training sees B's paintings, never these photos.
-`PhotoPaintingDataset` draws, per item, a random photo crop for "a" and an independent random painting crop for "b"
-(each painting source has several render seeds, so several looks), as $S \times S$ tensors in $[-1, 1]$. These are
-the crops the networks see at this preset's size:
-""")
+# %% [markdown]
+# The row in the middle is only there to show what the renderer does: training sees B's paintings, never these photos.
+# `PhotoPaintingDataset` draws, per item, a random photo crop for "a" and an independent random painting crop for "b"
+# (each painting source has several render seeds, so several looks), as $S \times S$ tensors in $[-1, 1]$. These are
+# the crops the networks see at this preset's size:
 
-code(r"""
+# %%
 if SHARED_DATA:
     data = spec.build_dataset(cfg, train_cfg)          # exactly what `python -m train.train munit_video` uses
 else:
@@ -189,27 +148,22 @@ items = [data[i] for i in range(6)]
 show_grid([[tensor_to_image(it["a"]) for it in items], [tensor_to_image(it["b"]) for it in items]],
           row_titles=['item["a"] (photo)', 'item["b"] (painting)'], size=1.5)
 print({k: (tuple(v.shape), str(v.dtype)) for k, v in items[0].items()})
-""")
 
-# ---------------------------------------------------------------------------------------------------------------
-# 3. Synthetic flow
+# %% [markdown]
+# ## 2 · The synthetic flow and the warped second frame
+#
+# The temporal loss of Wang & Feng needs pairs of frames with a *known* motion, and still images have none, so the
+# motion is made up. `random_smooth_flow` (after ReReVST) builds $O$ from a coarse $g \times g$ grid of Gaussian vectors
+# (non-rigid local motion), upsampled bicubically, plus a global shift (a camera pan), blurred, and scaled so that
+# $\max|O| \le$ `flow_max_shift`. The second frame is $X^n = \mathrm{Warp}(X^{n-1}, O) + \Delta$ with a little
+# Gaussian noise (`temporal_noise_std`; it stands for the sensor noise of real video). Convention everywhere:
+# $\mathrm{Warp}(x, O)(p) = x(p + O(p))$, so $O$ lives on $X^n$ and points into $X^{n-1}$.
+#
+# Below, on a 128-pixel photo, with the preset's shift scaled to that size. The colour key: hue = direction, saturation
+# = magnitude (white = still). The plain difference $|X^n - X^{n-1}|$ is the motion; after warping, only the noise is
+# left.
 
-md(r"""
-## 2 · The synthetic flow and the warped second frame
-
-The temporal loss of Wang & Feng needs pairs of frames with a *known* motion, and still images have none, so the
-motion is made up. `random_smooth_flow` (after ReReVST) builds $O$ from a coarse $g \times g$ grid of Gaussian vectors
-(non-rigid local motion), upsampled bicubically, plus a global shift (a camera pan), blurred, and scaled so that
-$\max|O| \le$ `flow_max_shift`. The second frame is $X^n = \mathrm{Warp}(X^{n-1}, O) + \Delta$ with a little
-Gaussian noise (`temporal_noise_std`; it stands for the sensor noise of real video). Convention everywhere:
-$\mathrm{Warp}(x, O)(p) = x(p + O(p))$, so $O$ lives on $X^n$ and points into $X^{n-1}$.
-
-Below, on a 128-pixel photo, with the preset's shift scaled to that size. The colour key: hue = direction, saturation
-= magnitude (white = still). The plain difference $|X^n - X^{n-1}|$ is the motion; after warping, only the noise is
-left.
-""")
-
-code(r"""
+# %%
 SIDE = 128
 shift = cfg.flow_max_shift * SIDE / cfg.image_size          # flow_max_shift is in pixels at image_size
 x_prev = image_to_tensor(photos_a[0])                        # X^{n-1}, (1, 3, H, W) in [-1, 1]
@@ -232,27 +186,22 @@ show_row([key, flow_to_rgb(O[0].permute(1, 2, 0).numpy()), photos_a[0], tensor_t
           f"|$X^n$ - Warp($X^{{n-1}}$, $O$)| (white: {4 * cfg.temporal_noise_std:g})"], size=2.2)
 print(f"mean |X^n - X^(n-1)| = {(x_next - x_prev).abs().mean():.4f}; "
       f"mean |X^n - Warp(X^(n-1), O)| = {(x_next - warp(x_prev, O)).abs().mean():.4f} (the noise alone)")
-""")
 
-# ---------------------------------------------------------------------------------------------------------------
-# 4. Losses
+# %% [markdown]
+# ## 3 · Every loss term, on one batch
+#
+# `MunitVideoObjective.phases()` lists the phases in the trainer's order: **G** (both domains' content encoders, style
+# encoders and decoders), then **D** (one multi-scale LSGAN PatchGAN per domain) on G's detached translations. Each
+# phase is a function `loss(nets, batch, state) -> (total, logs)`. Below we call both on one batch, exactly as the
+# trainer does, with untrained networks (values only, so without gradients).
+#
+# The G phase is MUNIT's objective (Sec. 3.2, eqs. 1–5: the bidirectional reconstruction losses and the adversarial
+# loss) plus the cycle term of MUNIT's released configs (`recon_x_cyc_w`), plus the temporal loss: each image's
+# synthetic second frame joins the batch (`[X^{n-1}; X^n]`, both frames with the *same* random style), and
+# $L_t$ compares the second frame's output with the first frame's output warped by $O$, for the within-domain
+# reconstruction, the cycle and (this project's addition, `temporal_translation`) the cross-domain translation.
 
-md(r"""
-## 3 · Every loss term, on one batch
-
-`MunitVideoObjective.phases()` lists the phases in the trainer's order: **G** (both domains' content encoders, style
-encoders and decoders), then **D** (one multi-scale LSGAN PatchGAN per domain) on G's detached translations. Each
-phase is a function `loss(nets, batch, state) -> (total, logs)`. Below we call both on one batch, exactly as the
-trainer does, with untrained networks (values only, so without gradients).
-
-The G phase is MUNIT's objective (Sec. 3.2, eqs. 1–5: the bidirectional reconstruction losses and the adversarial
-loss) plus the cycle term of MUNIT's released configs (`recon_x_cyc_w`), plus the temporal loss: each image's
-synthetic second frame joins the batch (`[X^{n-1}; X^n]`, both frames with the *same* random style), and
-$L_t$ compares the second frame's output with the first frame's output warped by $O$, for the within-domain
-reconstruction, the cycle and (this project's addition, `temporal_translation`) the cross-domain translation.
-""")
-
-code(r"""
+# %%
 torch.manual_seed(SEED)
 nets = spec.build_nets(cfg).to(DEVICE)
 objective = M.MunitVideoObjective(cfg)
@@ -262,15 +211,15 @@ for p in phases:
 print({name: f"{sum(q.numel() for q in net.parameters()):,} parameters" for name, net in nets.items()})
 batch = {k: v.to(DEVICE) for k, v in default_collate(items[:max(2, train_cfg.batch_size)]).items()}
 torch.manual_seed(SEED)
-state = {}
+state = StepState(step=0)
 with torch.no_grad():
     results = {p.name: p.loss(nets, batch, state) for p in phases}
 logs = {f"{name}/{k}": float(v) for name, (total, terms) in results.items() for k, v in terms.items()}
 logs.update({f"{name}/total": float(total) for name, (total, _) in results.items()})
-print("state after the G phase:", {k: tuple(v.shape) for k, v in state.items()}, "(first frames, then second)")
-""")
+print("translations the G phase shared with the D phase:", {k: tuple(v.shape) for k, v in state["translations"].items()},
+      "(first frames, then second)")
 
-code(r"""
+# %%
 explain = {
     "G/adv_a": ("λ_gan", "GAN: D_a should take x_ba = G_a(c_b, s_a) for a real photo (LSGAN)"),
     "G/adv_b": ("λ_gan", "GAN: D_b should take x_ab = G_b(c_a, s_b) for a real painting"),
@@ -287,27 +236,17 @@ explain = {
 }
 weights = {"λ_gan": cfg.lambda_gan, "λ_image": cfg.lambda_image, "λ_content": cfg.lambda_content,
            "λ_style": cfg.lambda_style, "λ_cycle": cfg.lambda_cycle, "λ_temporal": cfg.lambda_temporal}
-table = ["| term | value | weight | what it asks |", "|---|---:|---|---|"]
-for key, (w, text) in explain.items():
-    if key in logs:
-        weight = f"{w} = {weights[w]:g}" if w in weights else w
-        table.append(f"| `{key}` | {logs[key]:.4f} | {weight} | {text} |")
-for name in ("G", "D"):
-    table.append(f"| **`{name}/total`** | **{logs[f'{name}/total']:.4f}** | | the weighted sum the {name} phase "
-                 f"minimises |")
-display(Markdown("\n".join(table)))
-""")
+display(Markdown(loss_table(logs, explain, weights, phases=("G", "D"))))
 
-md(r"""
-**The images behind the terms.** To show them we redo the G phase's first steps by hand, drawing the random numbers
-in the objective's order (two style codes, then the flow and noise of each domain's second frame), and check that
-the temporal term comes out as logged. Top row: the first frame's reconstruction, translation and cycle. Bottom
-row: the synthetic second frame, its translation, the first frame's translation warped by the same $O$ and their
-difference, which is what $L_t$ averages. Untrained, the difference is large; training drives it toward the noise
-level.
-""")
+# %% [markdown]
+# **The images behind the terms.** To show them we redo the G phase's first steps by hand, drawing the random numbers
+# in the objective's order (two style codes, then the flow and noise of each domain's second frame), and check that
+# the temporal term comes out as logged. Top row: the first frame's reconstruction, translation and cycle. Bottom
+# row: the synthetic second frame, its translation, the first frame's translation warped by the same $O$ and their
+# difference, which is what $L_t$ averages. Untrained, the difference is large; training drives it toward the noise
+# level.
 
-code(r"""
+# %%
 n = batch["a"].shape[0]
 torch.manual_seed(SEED)
 with torch.no_grad():
@@ -336,24 +275,19 @@ show_row([img(a_next), tensor_to_image(second), tensor_to_image(warped_first), e
           flow_to_rgb(flow_a[i].permute(1, 2, 0).cpu().numpy())],
          ["$X^n$ (synthetic)", "$x_{ab}$ of $X^n$", "Warp($x_{ab}$ of $X^{n-1}$, $O$)", "|difference| ($L_t$)",
           "flow $O$"])
-""")
 
-# ---------------------------------------------------------------------------------------------------------------
-# 5. Toy temporal loss
+# %% [markdown]
+# ## 4 · The temporal loss on toy maps
+#
+# $L_t$ asks the map $G$ to **commute with warping**: $G(\mathrm{Warp}(x, O)) = \mathrm{Warp}(G(x), O)$. A map that
+# does the same thing at every pixel commutes: the identity exactly, a 1×1 convolution (a per-pixel linear map, which
+# bilinear warping commutes with) up to float rounding. A map that depends on the *position* does not: adding a fixed
+# horizontal ramp paints the ramp at the same place in both frames, while the warp moves the first frame's ramp. So
+# does an untrained translator: its 3×3 and 7×7 convolutions, padding and per-frame normalisation are not exactly
+# equivariant. Training pushes $G$ toward the first kind. (The same checks are in
+# `tests/test_munit_video_model.py`.)
 
-md(r"""
-## 4 · The temporal loss on toy maps
-
-$L_t$ asks the map $G$ to **commute with warping**: $G(\mathrm{Warp}(x, O)) = \mathrm{Warp}(G(x), O)$. A map that
-does the same thing at every pixel commutes: the identity exactly, a 1×1 convolution (a per-pixel linear map, which
-bilinear warping commutes with) up to float rounding. A map that depends on the *position* does not: adding a fixed
-horizontal ramp paints the ramp at the same place in both frames, while the warp moves the first frame's ramp. So
-does an untrained translator: its 3×3 and 7×7 convolutions, padding and per-frame normalisation are not exactly
-equivariant. Training pushes $G$ toward the first kind. (The same checks are in
-`tests/test_munit_video_model.py`.)
-""")
-
-code(r"""
+# %%
 torch.manual_seed(SEED)
 x = torch.rand(2, 3, 32, 32) * 2 - 1
 _, O_toy = M.synthetic_next_frame(x, 4.0, (2, 4), 0.0)
@@ -370,33 +304,28 @@ with torch.no_grad():
     for name, g in maps.items():
         rows.append(f"| {name} | {float(M.temporal_loss(g(x), g(x_toy_next), O_toy)):.2e} |")
 display(Markdown("| map G | L_t = mean ‖G(Warp(x, O)) − Warp(G(x), O)‖₁ |\n|---|---:|\n" + "\n".join(rows)))
-""")
 
-# ---------------------------------------------------------------------------------------------------------------
-# 6. Shared statistics
+# %% [markdown]
+# ## 5 · Sharing the normalisation statistics across a clip
+#
+# Every instance norm, AdaIN and layer norm of MUNIT's generator normalises each frame with **its own** mean and
+# standard deviation. Two frames of a video differ a little (things move, enter, leave), so their statistics
+# differ a little, and the whole output frame shifts in colour and contrast: flicker that the temporal loss cannot
+# remove, since in training both frames of a pair are normalised on their own too. Following ReReVST's sequence-level
+# sharing, `M.shared_statistics` switches every `SequenceNorm2d` of G to *record*: one pass over
+# `shared_sample_frames` frames sampled evenly from the clip pools the statistics over all of them (std floored at
+# `shared_min_std`, and the per-channel range of the normalised values kept); after `freeze()` every frame is
+# normalised with those same numbers (clamped to that range). `MunitVideoPipeline.generate(..., shared_norm=True)`
+# does this; `shared_norm=False` is plain MUNIT.
+#
+# The measure is the one the model card uses (`spec.evaluate`): the **warp error** of the output under the *input*
+# video's DIS optical flow, $|{\rm Warp}(y_{t-1}, f_t) - y_t|$ over the pixels a forward-backward check finds visible,
+# here per pair of frames. The input clip's own warp error is the floor. The clip is held out: no training source.
+# Without shipped weights this uses the untrained G, so it shows what the normalisation alone does (on a slow pan the
+# frames' statistics change little, and so does the output); the card of the shipped weights (section 7) measures
+# both settings for a trained G on several held-out clips.
 
-md(r"""
-## 5 · Sharing the normalisation statistics across a clip
-
-Every instance norm, AdaIN and layer norm of MUNIT's generator normalises each frame with **its own** mean and
-standard deviation. Two frames of a video differ a little (things move, enter, leave), so their statistics
-differ a little, and the whole output frame shifts in colour and contrast: flicker that the temporal loss cannot
-remove, since in training both frames of a pair are normalised on their own too. Following ReReVST's sequence-level
-sharing, `M.shared_statistics` switches every `SequenceNorm2d` of G to *record*: one pass over
-`shared_sample_frames` frames sampled evenly from the clip pools the statistics over all of them (std floored at
-`shared_min_std`, and the per-channel range of the normalised values kept); after `freeze()` every frame is
-normalised with those same numbers (clamped to that range). `MunitVideoPipeline.generate(..., shared_norm=True)`
-does this; `shared_norm=False` is plain MUNIT.
-
-The measure is the one the model card uses (`spec.evaluate`): the **warp error** of the output under the *input*
-video's DIS optical flow, $|{\rm Warp}(y_{t-1}, f_t) - y_t|$ over the pixels a forward-backward check finds visible,
-here per pair of frames. The input clip's own warp error is the floor. The clip is held out: no training source.
-Without shipped weights this uses the untrained G, so it shows what the normalisation alone does (on a slow pan the
-frames' statistics change little, and so does the output); the card of the shipped weights (section 7) measures
-both settings for a trained G on several held-out clips.
-""")
-
-code(r"""
+# %%
 CLIP_SIZE, CLIP_FRAMES = (64, 6) if TINY else (128, 12)
 videos = paintings.heldout_videos(2, CLIP_SIZE, CLIP_FRAMES, seed=SEED, shared_data=SHARED_DATA)
 if SHIPPED:
@@ -435,9 +364,8 @@ print(f"{clip_name}: {len(clip)} frames of {CLIP_SIZE}x{CLIP_SIZE}, translated t
 shown = np.linspace(0, len(clip) - 1, min(6, len(clip))).round().astype(int)
 show_grid([[frames[t] for t in shown] for frames in outputs.values()], row_titles=list(outputs),
           col_titles=[f"frame {t}" for t in shown], size=1.7)
-""")
 
-code(r"""
+# %%
 fig = go.Figure()
 for name, values in curves.items():
     fig.add_trace(go.Scatter(x=list(range(1, len(clip))), y=values, mode="lines+markers",
@@ -449,23 +377,18 @@ fig.show()
 ratio = whole["shared statistics"] / whole["per-frame statistics"]
 print(f"whole clip: per-frame {whole['per-frame statistics']:.4f}, shared {whole['shared statistics']:.4f} "
       f"(ratio {ratio:.2f}); input floor {whole['input']:.4f}")
-""")
 
-# ---------------------------------------------------------------------------------------------------------------
-# 7. Training
+# %% [markdown]
+# ## 6 · A short training run
+#
+# `GANTrainer` is the project's one GAN loop: per step the G phase, then the D phase, each with its own Adam
+# optimizer and only its own networks trainable, then an update of the EMA copy of G (the one that is shipped).
+# The shipped weights are trained by the same code (`python -m train.train munit_video --preset demo ...`: plain
+# MUNIT for 3000 steps, then 500 steps with each λ_t; the exact commands are in `weights/munit_video/README.md` and
+# on each card). This run is far shorter: the reconstruction terms (weight 10) fall first; the translations stay far
+# from paintings.
 
-md(r"""
-## 6 · A short training run
-
-`GANTrainer` is the project's one GAN loop: per step the G phase, then the D phase, each with its own Adam
-optimizer and only its own networks trainable, then an update of the EMA copy of G (the one that is shipped).
-The shipped weights are trained by the same code (`python -m train.train munit_video --preset demo ...`: plain
-MUNIT for 3000 steps, then 500 steps with each λ_t; the exact commands are in `weights/munit_video/README.md` and
-on each card). This run is far shorter: the reconstruction terms (weight 10) fall first; the translations stay far
-from paintings.
-""")
-
-code(r"""
+# %%
 run_dir = Path(tempfile.mkdtemp(prefix="vsl_nb03_"))
 train_phases, ema_nets = spec.build_objective(cfg)
 torch.manual_seed(train_cfg.seed)
@@ -475,29 +398,18 @@ trainer = GANTrainer(train_nets, train_phases, ema_nets, data, train_cfg, run_di
 t0 = time.perf_counter()
 log_rows = trainer.fit(TRAIN_STEPS, progress=False)
 print(f"{TRAIN_STEPS} steps in {time.perf_counter() - t0:.1f} s; logs in {run_dir}")
-steps = [r["step"] for r in log_rows]
-fig = go.Figure()
-for key in ("G/total", "D/total", "G/image", "G/cycle", "G/temporal", "G/adv_a", "G/adv_b"):
-    if key in log_rows[0]:
-        fig.add_trace(go.Scatter(x=steps, y=[r[key] for r in log_rows], mode="lines+markers", name=key))
-fig.update_layout(title="Training losses", xaxis_title="step", yaxis_title="loss", height=380, template="plotly_white")
-fig.show()
-""")
+plot_losses(log_rows, ("G/total", "D/total", "G/image", "G/cycle", "G/temporal", "G/adv_a", "G/adv_b")).show()
 
-# ---------------------------------------------------------------------------------------------------------------
-# 8. Shipped weights
+# %% [markdown]
+# ## 7 · The shipped weights
+#
+# `weights/munit_video/demo.safetensors` holds G (both domains' encoders and decoders, EMA), with a model card whose
+# metrics `spec.evaluate` measured on held-out clips at export: the warp error with shared and with per-frame
+# statistics (the input's own is the floor), and a Fréchet distance to held-out paintings on EfficientNet-Lite0
+# features (a stand-in for FID, not comparable to published numbers). When the file is there (and not in tiny mode),
+# this section translates a second held-out clip with it; otherwise the rest of the notebook uses the G just trained.
 
-md(r"""
-## 7 · The shipped weights
-
-`weights/munit_video/demo.safetensors` holds G (both domains' encoders and decoders, EMA), with a model card whose
-metrics `spec.evaluate` measured on held-out clips at export: the warp error with shared and with per-frame
-statistics (the input's own is the floor), and a Fréchet distance to held-out paintings on EfficientNet-Lite0
-features (a stand-in for FID, not comparable to published numbers). When the file is there (and not in tiny mode),
-this section translates a second held-out clip with it; otherwise the rest of the notebook uses the G just trained.
-""")
-
-code(r"""
+# %%
 if SHIPPED:
     final = registry.load("munit_video", device=str(DEVICE))
     FINAL_NOTE = f"shipped weights ({final.card.get('train', {}).get('steps', '?')} training steps)"
@@ -524,19 +436,14 @@ print(f"{clip_name}: {len(clip)} frames in {time.perf_counter() - t0:.1f} s; war
       f"{whole['per-frame statistics']:.4f}, shared {whole['shared statistics']:.4f}, input {whole['input']:.4f}")
 show_grid([[frames[t] for t in shown] for frames in result.values()], row_titles=list(result),
           col_titles=[f"frame {t}" for t in shown], size=1.7)
-""")
 
-# ---------------------------------------------------------------------------------------------------------------
-# 9. Scrubber
+# %% [markdown]
+# ## 8 · Frame by frame
+#
+# Drag the slider (the widget needs a live kernel): input | per-frame statistics | shared statistics. Flicker shows as
+# colour and contrast jumping between neighbouring frames in the middle panel.
 
-md(r"""
-## 8 · Frame by frame
-
-Drag the slider (the widget needs a live kernel): input | per-frame statistics | shared statistics. Flicker shows as
-colour and contrast jumping between neighbouring frames in the middle panel.
-""")
-
-code(r"""
+# %%
 triples = [np.concatenate([result[k][t] for k in ("input", "per-frame statistics", "shared statistics")], axis=1)
            for t in range(len(clip))]
 pngs = [png(t) for t in triples]
@@ -545,20 +452,13 @@ view = widgets.Image(value=pngs[0], format="png", width=min(3 * CLIP_SIZE * 2, 9
 scrub.observe(lambda change: setattr(view, "value", pngs[change["new"]]), names="value")
 display(widgets.VBox([scrub, view]))
 print("Model:", FINAL_NOTE)
-""")
 
-md(r"""
-## Where next
-
-* Train: `python -m train.train munit_video --preset demo` (`--preset paper` is MUNIT's published setting at 256 px;
-  the override `lambda_temporal=0` gives plain MUNIT), then `python -m train.export runs/munit_video-demo`: the card
-  records the warp errors and the Fréchet distance measured on held-out clips.
-* Your own unpaired data: the override `data_root=DIR`, with `DIR/trainA/*.jpg` (photos) and `DIR/trainB/*.jpg`
-  (paintings).
-* Read `demo_lib/models/munit_video.py` top to bottom: everything shown here is defined there.
-""")
-
-
-
-if __name__ == "__main__":
-    NOTEBOOK.write(Path(__file__).with_name("03_unsupervised_v2v.ipynb"))
+# %% [markdown]
+# ## Where next
+#
+# * Train: `python -m train.train munit_video --preset demo` (`--preset paper` is MUNIT's published setting at 256 px;
+#   the override `lambda_temporal=0` gives plain MUNIT), then `python -m train.export runs/munit_video-demo`: the card
+#   records the warp errors and the Fréchet distance measured on held-out clips.
+# * Your own unpaired data: the override `data_root=DIR`, with `DIR/trainA/*.jpg` (photos) and `DIR/trainB/*.jpg`
+#   (paintings).
+# * Read `demo_lib/models/munit_video.py` top to bottom: everything shown here is defined there.

@@ -1,54 +1,51 @@
-"""Writes notebooks/04_inbetweening.ipynb (outputs stripped): `python notebooks/_make_04_inbetweening.py`.
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
 
-The cells live here as plain strings so they can be reviewed as Python; edit them here, then re-run this script.
-"""
+# %% [markdown]
+# # 04 · Video inbetweening: the frames between two keyframes, all at once
+#
+# **Paper:** Li, Roblek & Tagliasacchi, *From Here to There: Video Inbetweening Using Direct 3D Convolutions*, 2019
+# ([arXiv 1905.10240](https://arxiv.org/abs/1905.10240)).
+#
+# A start frame $x_s$ and an end frame $x_e$ go in; a clip of $T = 16$ frames whose first and last frames are those
+# keyframes comes out, and it is **stochastic**: one noise vector $u \sim \mathcal N(0, I_D)$ picks one of the many
+# motions that could join the two frames. There is no recurrence and no optical flow. A 2D encoder $E$ maps each
+# keyframe to a small latent map; a **latent representation generator** grows a latent *video* $z$ from the two maps
+# and $u$, doubling its time resolution twice ($T/4 \to T/2 \to T$); a 3D-convolutional decoder turns $z$ into frames.
+# The keyframes re-enter the latent video in every block through two learned **gates**, one per keyframe:
+#
+# $$z_{\text{in}} = g_s \odot E(x_s) + g_e \odot E(x_e) + \max(0,\, 1 - g_s - g_e) \odot z_{l-1} + n(u_l)
+# \qquad \text{(eq. 4)}$$
+#
+# The paper trains purely adversarially: a 3D-convolutional **video** discriminator judges whole clips, a 2D
+# **image** discriminator judges single in-between frames. There is no reconstruction loss, so nothing forces a
+# sample to be *the* true clip; the paper scores the best of several samples against it. (This project's CPU
+# presets add a small L1 term to the true frames, `lambda_reconstruction`: without it, a run short enough for a
+# 2-core CPU never learned to keep the keyframes' background. Section 4 shows it beside the adversarial terms.)
+#
+# **This notebook:** the procedural data, the model and its parameter counts, the gates $g_s$, $g_e$ and the fused
+# latent across time, each loss term on one batch (computed by the library's own objective and again by hand), a
+# short training run, and samples next to the two classical baselines (linear blending and optical-flow
+# interpolation), with SSIM to the true clip. All the model code is in `demo_lib/models/inbetween.py`; this notebook
+# only orchestrates it.
+#
+# Set `VSL_NOTEBOOK_TINY=1` for a smoke-test run (tiny preset: 32 px, 8 frames, 4 steps); otherwise it uses the
+# `demo` preset at batch 2 for 200 steps (about 5 minutes on a free 2-core CPU, longer on a busy one;
+# `VSL_NOTEBOOK_STEPS` changes the count).
 
-from __future__ import annotations
-
-from pathlib import Path
-
-from _builder import NotebookBuilder
-
-NOTEBOOK = NotebookBuilder()
-md, code = NOTEBOOK.md, NOTEBOOK.code
-
-# ---------------------------------------------------------------------------------------------------------------
-# 1. Title and setup
-
-md(r"""
-# 04 · Video inbetweening: the frames between two keyframes, all at once
-
-**Paper:** Li, Roblek & Tagliasacchi, *From Here to There: Video Inbetweening Using Direct 3D Convolutions*, 2019
-([arXiv 1905.10240](https://arxiv.org/abs/1905.10240)).
-
-A start frame $x_s$ and an end frame $x_e$ go in; a clip of $T = 16$ frames whose first and last frames are those
-keyframes comes out, and it is **stochastic**: one noise vector $u \sim \mathcal N(0, I_D)$ picks one of the many
-motions that could join the two frames. There is no recurrence and no optical flow. A 2D encoder $E$ maps each
-keyframe to a small latent map; a **latent representation generator** grows a latent *video* $z$ from the two maps
-and $u$, doubling its time resolution twice ($T/4 \to T/2 \to T$); a 3D-convolutional decoder turns $z$ into frames.
-The keyframes re-enter the latent video in every block through two learned **gates**, one per keyframe:
-
-$$z_{\text{in}} = g_s \odot E(x_s) + g_e \odot E(x_e) + \max(0,\, 1 - g_s - g_e) \odot z_{l-1} + n(u_l)
-\qquad \text{(eq. 4)}$$
-
-The paper trains purely adversarially: a 3D-convolutional **video** discriminator judges whole clips, a 2D
-**image** discriminator judges single in-between frames. There is no reconstruction loss, so nothing forces a
-sample to be *the* true clip; the paper scores the best of several samples against it. (This project's CPU
-presets add a small L1 term to the true frames, `lambda_reconstruction`: without it, a run short enough for a
-2-core CPU never learned to keep the keyframes' background. Section 4 shows it beside the adversarial terms.)
-
-**This notebook:** the procedural data, the model and its parameter counts, the gates $g_s$, $g_e$ and the fused
-latent across time, each loss term on one batch (computed by the library's own objective and again by hand), a
-short training run, and samples next to the two classical baselines (linear blending and optical-flow
-interpolation), with SSIM to the true clip. All the model code is in `demo_lib/models/inbetween.py`; this notebook
-only orchestrates it.
-
-Set `VSL_NOTEBOOK_TINY=1` for a smoke-test run (tiny preset: 32 px, 8 frames, 4 steps); otherwise it uses the
-`demo` preset at batch 2 for 200 steps (about 5 minutes on a free 2-core CPU, longer on a busy one;
-`VSL_NOTEBOOK_STEPS` changes the count).
-""")
-
-code(r"""
+# %%
 import os
 import sys
 import tempfile
@@ -75,8 +72,10 @@ from demo_lib.data import inbetween_data
 from demo_lib.device import best_device
 from demo_lib.metrics import ssim
 from demo_lib.models import inbetween as M
-from demo_lib.trainer import GANTrainer
+from demo_lib.trainer import GANTrainer, StepState
 from demo_lib.video import frames_to_tensor, image_to_tensor, tensor_to_frames
+
+from _display import loss_table, show_row  # notebooks/_display.py: figure helpers shared by the notebooks
 
 TINY = os.environ.get("VSL_NOTEBOOK_TINY") == "1"
 DEVICE = best_device()                      # CUDA > MPS > CPU
@@ -94,9 +93,9 @@ SEED = train_cfg.seed
 SHIPPED = registry.weights_path("inbetween").is_file() and not TINY
 print(f"device={DEVICE}  TINY={TINY}  preset={PRESET}  {cfg.frames} frames of {cfg.image_size}x{cfg.image_size}  "
       f"dataset={cfg.dataset}  seed={SEED}  training steps={TRAIN_STEPS}  shipped weights used={SHIPPED}")
-""")
 
-code(r"""
+
+# %%
 def strip(frames, gap=2):
     # uint8 frames (T, H, W, 3) -> one image (H, T * (W + gap) - gap, 3): the frames side by side, white gaps.
     t, h, w, _ = frames.shape
@@ -132,24 +131,20 @@ def pipeline_or_shipped(generator, note):
         shipped = registry.load("inbetween", device=str(DEVICE))
         return shipped, f"shipped weights ({shipped.card.get('train', {}).get('steps', '?')} training steps)"
     return spec.build_pipeline(cfg, generator.state_dict(), DEVICE, {"model": "inbetween", "variant": "notebook"}), note
-""")
 
-# ---------------------------------------------------------------------------------------------------------------
-# 2. Data
 
-md(r"""
-## 1 · The data: procedural clips with ground truth
+# %% [markdown]
+# ## 1 · The data: procedural clips with ground truth
+#
+# The paper trains on BAIR robot pushing, KTH actions and UCF101 at 64×64, $T = 16$, with the first and last frame
+# of a real clip as keyframes. None of them ships offline, so `demo_lib/data/inbetween_data.py` renders clips of the
+# same kind from a seed: **kth**, a greyscale figure walking, jogging, running, boxing, waving or clapping; **bair**,
+# a robot gripper pushing coloured objects over a textured table; **digits**, two handwritten digits bouncing (Moving
+# MNIST). Every clip is a pure function of (kind, seed, size, frames) and keeps its ground truth (joints, gripper and
+# object centres, digit positions), so the true in-between frames are always known. Seeds from
+# `HELDOUT_SEED` on are never drawn for training. Two clips of each kind, at this preset's size:
 
-The paper trains on BAIR robot pushing, KTH actions and UCF101 at 64×64, $T = 16$, with the first and last frame
-of a real clip as keyframes. None of them ships offline, so `demo_lib/data/inbetween_data.py` renders clips of the
-same kind from a seed: **kth**, a greyscale figure walking, jogging, running, boxing, waving or clapping; **bair**,
-a robot gripper pushing coloured objects over a textured table; **digits**, two handwritten digits bouncing (Moving
-MNIST). Every clip is a pure function of (kind, seed, size, frames) and keeps its ground truth (joints, gripper and
-object centres, digit positions), so the true in-between frames are always known. Seeds from
-`HELDOUT_SEED` on are never drawn for training. Two clips of each kind, at this preset's size:
-""")
-
-code(r"""
+# %%
 examples = [inbetween_data.render_clip(kind, seed, cfg.image_size, cfg.frames)
             for kind in inbetween_data.KINDS for seed in range(2)]
 show_strips([c.frames for c in examples], [f"{c.kind} #{c.seed}\n{c.label}" for c in examples],
@@ -157,45 +152,38 @@ show_strips([c.frames for c in examples], [f"{c.kind} #{c.seed}\n{c.label}" for 
 print("digit images:", inbetween_data.digit_source())
 for c in examples[::2]:
     print(f"ground truth of a {c.kind} clip:", {k: np.shape(v) for k, v in c.truth.items()})
-""")
 
-md(r"""
-Training uses one kind (the config's `dataset`, here KTH-like) through `spec.build_dataset`, exactly as
-`python -m train.train inbetween` does. An item is a clip as a tensor in $[-1, 1]$; its first and last frames
-serve as the keyframes, the rest as the real in-between frames the discriminators see.
-""")
+# %% [markdown]
+# Training uses one kind (the config's `dataset`, here KTH-like) through `spec.build_dataset`, exactly as
+# `python -m train.train inbetween` does. An item is a clip as a tensor in $[-1, 1]$; its first and last frames
+# serve as the keyframes, the rest as the real in-between frames the discriminators see.
 
-code(r"""
+# %%
 data = spec.build_dataset(cfg, train_cfg)
 print(data.describe())
 print({k: (tuple(v.shape), str(v.dtype)) for k, v in data[0].items()}, "= (3, T, S, S)")
-""")
 
-# ---------------------------------------------------------------------------------------------------------------
-# 3. Model
+# %% [markdown]
+# ## 2 · The model and its size
+#
+# Three parts make $G$, and two discriminators judge it:
+#
+# | part | what it does | shape |
+# |---|---|---|
+# | $E$ (`InbetweenEncoder`) | 2D convs, one stride-2 stage per width | keyframe $(3, S, S) \to (C, S/8, S/8)$ |
+# | latent generator | $z_0$ = both codes as 2 time steps; blocks (eqs. 2-5) at $T/4, T/2, T$ | $\to (C, T, S/8, S/8)$ |
+# | decoder (`InbetweenDecoder`) | 3D convs, (3, 4, 4) transposed convs of stride (1, 2, 2), tanh | $\to (3, T, S, S)$ |
+# | video D | 3D convs (kernel 4, no time padding), layer norm, one logit per clip | $(3, T, S, S) \to 1$ |
+# | image D | a ResNet of strided 2D convs, one logit per frame | $(3, S, S) \to 1$ |
+#
+# The paper compares three variants (config `variant`, presets `demo`, `demo_without_fusion`, `demo_naive`):
+# **full** is the model above; **without fusion** drops the gates, so the keyframes enter the latent video only
+# through $z_0$ and each block sees $z_{l-1} + n(u_l)$; **naive** drops the latent generator altogether and decodes
+# $z_0$ stretched to $T$ frames plus one noise map. The counts below come from building each preset's networks on
+# PyTorch's `meta` device (shapes only, no memory); the paper column reproduces the appendix sizes (E 1.58 M,
+# video D 11.06 M parameters).
 
-md(r"""
-## 2 · The model and its size
-
-Three parts make $G$, and two discriminators judge it:
-
-| part | what it does | shape |
-|---|---|---|
-| $E$ (`InbetweenEncoder`) | 2D convs, one stride-2 stage per width | keyframe $(3, S, S) \to (C, S/8, S/8)$ |
-| latent generator | $z_0$ = both codes as 2 time steps; blocks (eqs. 2-5) at $T/4, T/2, T$ | $\to (C, T, S/8, S/8)$ |
-| decoder (`InbetweenDecoder`) | 3D convs, (3, 4, 4) transposed convs of stride (1, 2, 2), tanh | $\to (3, T, S, S)$ |
-| video D | 3D convs (kernel 4, no time padding), layer norm, one logit per clip | $(3, T, S, S) \to 1$ |
-| image D | a ResNet of strided 2D convs, one logit per frame | $(3, S, S) \to 1$ |
-
-The paper compares three variants (config `variant`, presets `demo`, `demo_without_fusion`, `demo_naive`):
-**full** is the model above; **without fusion** drops the gates, so the keyframes enter the latent video only
-through $z_0$ and each block sees $z_{l-1} + n(u_l)$; **naive** drops the latent generator altogether and decodes
-$z_0$ stretched to $T$ frames plus one noise map. The counts below come from building each preset's networks on
-PyTorch's `meta` device (shapes only, no memory); the paper column reproduces the appendix sizes (E 1.58 M,
-video D 11.06 M parameters).
-""")
-
-code(r"""
+# %%
 torch.manual_seed(SEED)
 nets = spec.build_nets(cfg).to(DEVICE)               # G, D_video, D_image: used untrained in sections 3 and 4
 counts = {PRESET: M.parameter_counts(nets)}
@@ -211,33 +199,28 @@ S, C, h = cfg.image_size, cfg.latent_channels, cfg.latent_size
 print(f"shapes at preset {PRESET!r}: keyframe (B, 3, {S}, {S}) -> E -> (B, {C}, {h}, {h}) -> z_0 (B, {C}, 2, {h}, {h})")
 print(f"  -> {cfg.blocks_per_stage} block(s) at each T_l in {cfg.stage_frames} -> z (B, {C}, {cfg.frames}, {h}, {h}) "
       f"-> decoder -> (B, 3, {cfg.frames}, {S}, {S})")
-""")
 
-# ---------------------------------------------------------------------------------------------------------------
-# 4. Gated fusion
+# %% [markdown]
+# ## 3 · The gated fusion
+#
+# In block $l$ of the latent generator, at $T_l$ time steps, the noise $u$ is mapped linearly to a sequence
+# $u_l = A_l u + b_l$ of shape $(C, T_l)$ (eq. 2). Two 1D convolutions over time turn it into the gates
+# $g_s = \sigma(\mathrm{conv}_s(u_l))$ and $g_e = \sigma(\mathrm{conv}_e(u_l))$ (eq. 3), one number in $(0, 1)$ per
+# channel and time step, the same at every position of the $h \times w$ map; a third gives the noise
+# $n(u_l)$. Eq. 4 mixes the two keyframe codes and what the block before made, and a 3D residual unit follows (eq. 5):
+#
+# $$z_{\text{in}} = g_s E(x_s) + g_e E(x_e) + \max(0, 1 - g_s - g_e)\, z_{l-1} + n(u_l), \qquad
+# z_l = \mathrm{lrelu}\big(z_{l-1} + \mathrm{conv}(\mathrm{lrelu}(\mathrm{conv}(z_{\text{in}})))\big).$$
+#
+# So, per time step, the gates say how much of each keyframe is written back into the latent video, and whatever
+# weight they leave ($1 - g_s - g_e$, when positive) keeps the previous block's content. Since $u$ sets the gates,
+# different samples can bring the end frame in early or late: the timing of the motion is part of what $u$ chooses.
+#
+# First, eqs. 2-5 by hand for the first block, on a held-out KTH-like clip's first and last frames, checked against
+# the library's `InbetweenLatentBlock`. The G used here is the **untrained** one of section 2 (in eval mode) unless
+# shipped weights exist; untrained, the gates are whatever the random projections make of $u$.
 
-md(r"""
-## 3 · The gated fusion
-
-In block $l$ of the latent generator, at $T_l$ time steps, the noise $u$ is mapped linearly to a sequence
-$u_l = A_l u + b_l$ of shape $(C, T_l)$ (eq. 2). Two 1D convolutions over time turn it into the gates
-$g_s = \sigma(\mathrm{conv}_s(u_l))$ and $g_e = \sigma(\mathrm{conv}_e(u_l))$ (eq. 3), one number in $(0, 1)$ per
-channel and time step, the same at every position of the $h \times w$ map; a third gives the noise
-$n(u_l)$. Eq. 4 mixes the two keyframe codes and what the block before made, and a 3D residual unit follows (eq. 5):
-
-$$z_{\text{in}} = g_s E(x_s) + g_e E(x_e) + \max(0, 1 - g_s - g_e)\, z_{l-1} + n(u_l), \qquad
-z_l = \mathrm{lrelu}\big(z_{l-1} + \mathrm{conv}(\mathrm{lrelu}(\mathrm{conv}(z_{\text{in}})))\big).$$
-
-So, per time step, the gates say how much of each keyframe is written back into the latent video, and whatever
-weight they leave ($1 - g_s - g_e$, when positive) keeps the previous block's content. Since $u$ sets the gates,
-different samples can bring the end frame in early or late: the timing of the motion is part of what $u$ chooses.
-
-First, eqs. 2-5 by hand for the first block, on a held-out KTH-like clip's first and last frames, checked against
-the library's `InbetweenLatentBlock`. The G used here is the **untrained** one of section 2 (in eval mode) unless
-shipped weights exist; untrained, the gates are whatever the random projections make of $u$.
-""")
-
-code(r"""
+# %%
 clip = inbetween_data.heldout_clips(cfg.dataset, 1, cfg.image_size, cfg.frames)[0]   # never a training clip
 start, end = clip.frames[0], clip.frames[-1]                                          # uint8 (S, S, 3)
 pipe, PIPE_NOTE = pipeline_or_shipped(nets["G"], f"the untrained G of section 2 (preset {PRESET!r})")
@@ -265,18 +248,16 @@ for name, mine, lib in (("z_in (eq. 4)", z_in, z_in_lib), ("z_1 (eq. 5)", z_1, z
     err = float((mine - lib).abs().max())
     print(f"{name}: shape {tuple(mine.shape)}, by hand vs InbetweenLatentBlock: max |difference| = {err:.1e}")
     assert err < 1e-5
-""")
 
-md(r"""
-**The identity of eq. 4.** With both keyframe codes equal to the previous latent, $E(x_s) = E(x_e) = z_{l-1} = z$,
-and no noise, eq. 4 gives $z_{\text{in}} = \big(g_s + g_e + \max(0, 1 - g_s - g_e)\big) z = \max(1, g_s + g_e)\, z$.
-Wherever $g_s + g_e \le 1$ the three weights sum to one and $z_{\text{in}} = z$ exactly: the fusion is a convex
-mix, it can move the latent toward a keyframe but never scale it. Where $g_s + g_e > 1$ the keyframes together get
-more than full weight and the latent is scaled up by $g_s + g_e$. `M.gated_fusion` on uniform random gates (about
-half of them sum past 1) and on every gate this G makes for the keyframes above:
-""")
+# %% [markdown]
+# **The identity of eq. 4.** With both keyframe codes equal to the previous latent, $E(x_s) = E(x_e) = z_{l-1} = z$,
+# and no noise, eq. 4 gives $z_{\text{in}} = \big(g_s + g_e + \max(0, 1 - g_s - g_e)\big) z = \max(1, g_s + g_e)\, z$.
+# Wherever $g_s + g_e \le 1$ the three weights sum to one and $z_{\text{in}} = z$ exactly: the fusion is a convex
+# mix, it can move the latent toward a keyframe but never scale it. Where $g_s + g_e > 1$ the keyframes together get
+# more than full weight and the latent is scaled up by $g_s + g_e$. `M.gated_fusion` on uniform random gates (about
+# half of them sum past 1) and on every gate this G makes for the keyframes above:
 
-code(r"""
+# %%
 with torch.no_grad():
     _, model_gates = G(x_s, x_e, u)                                    # per block (g_s, g_e), each (1, C, T_l)
 torch.manual_seed(SEED)
@@ -298,19 +279,18 @@ for name, gate_list in (("uniform random", random_gates), (f"this G, all {len(mo
     rows.append(f"| {name} | {n_pairs} | {n_convex / n_pairs:.2f} | {err_convex:.1e} | {err_general:.1e} |")
     assert err_convex < 1e-5 and err_general < 1e-5
 display(Markdown("\n".join(rows)))
-""")
 
-md(r"""
-**The gates over time.** `InbetweenPipeline.synthesize` returns, per block, $g_s$ and $g_e$ averaged over the
-channels. One panel per temporal stage ($T/4$, $T/2$, $T$), the time axis scaled to $[0, 1]$ (start to end
-frame), one line per block (later blocks darker), the weight left for $z_{l-1}$, $\max(0, 1 - g_s - g_e)$, dotted.
-One might expect a trained model to let the start frame's gate dominate early and the end frame's late (nothing
-in the loss demands it; the plot lets you check). Untrained, the gates sit near $\sigma(\cdot) \approx 0.5$ with
-random wiggles. Section 6 draws them again for the trained G. (In eq. 3 the gates depend on $u$ alone, not on the
-keyframes: they set *when* each keyframe is written in, the codes set *what*.)
-""")
 
-code(r"""
+# %% [markdown]
+# **The gates over time.** `InbetweenPipeline.synthesize` returns, per block, $g_s$ and $g_e$ averaged over the
+# channels. One panel per temporal stage ($T/4$, $T/2$, $T$), the time axis scaled to $[0, 1]$ (start to end
+# frame), one line per block (later blocks darker), the weight left for $z_{l-1}$, $\max(0, 1 - g_s - g_e)$, dotted.
+# One might expect a trained model to let the start frame's gate dominate early and the end frame's late (nothing
+# in the loss demands it; the plot lets you check). Untrained, the gates sit near $\sigma(\cdot) \approx 0.5$ with
+# random wiggles. Section 6 draws them again for the trained G. (In eq. 3 the gates depend on $u$ alone, not on the
+# keyframes: they set *when* each keyframe is written in, the codes set *what*.)
+
+# %%
 def plot_gates(curves, model_cfg, title):
     # curves: per block, a (2, T_l) array of the channel-mean g_s and g_e (one sample of InbetweenResult.gates).
     stages, per_stage = model_cfg.stage_frames, model_cfg.blocks_per_stage
@@ -335,22 +315,20 @@ def plot_gates(curves, model_cfg, title):
 
 first = pipe.synthesize(start, end, num_samples=1, seed=SEED)       # the same u as above (seed SEED)
 plot_gates([c[0] for c in first.gates], gcfg, f"Gates per block and time step ({PIPE_NOTE})")
-""")
 
-md(r"""
-**The fused latent across time.** Forward hooks on the last block of each stage catch the latent video after
-that stage. Below, each map is the channel mean of $z$ at one time step (one colour scale per row, dark = the
-row's lowest value, yellow = its highest), placed at its position on the clip's time axis; the first row shows
-$E(x_s)$ and $E(x_e)$ at the two ends.
+# %% [markdown]
+# **The fused latent across time.** Forward hooks on the last block of each stage catch the latent video after
+# that stage. Below, each map is the channel mean of $z$ at one time step (one colour scale per row, dark = the
+# row's lowest value, yellow = its highest), placed at its position on the clip's time axis; the first row shows
+# $E(x_s)$ and $E(x_e)$ at the two ends.
+#
+# The plot after it asks the question numerically. The two keyframe codes share most of their content (the
+# background: their cosine similarity is printed), so what matters is the part that differs, $d = E(x_e) - E(x_s)$.
+# For each stage, the latent at time $t$ minus its mean over time is compared with $d$ (cosine over all
+# $C \cdot h \cdot w$ numbers): negative leans toward the start code, positive toward the end code. A model that
+# carries the keyframes through the clip should rise from negative to positive; an untrained one has no reason to.
 
-The plot after it asks the question numerically. The two keyframe codes share most of their content (the
-background: their cosine similarity is printed), so what matters is the part that differs, $d = E(x_e) - E(x_s)$.
-For each stage, the latent at time $t$ minus its mean over time is compared with $d$ (cosine over all
-$C \cdot h \cdot w$ numbers): negative leans toward the start code, positive toward the end code. A model that
-carries the keyframes through the clip should rise from negative to positive; an untrained one has no reason to.
-""")
-
-code(r"""
+# %%
 after_stage = {}
 hooks = [stage[-1].register_forward_hook(lambda mod, args, out, s=s: after_stage.__setitem__(s, out[0][0]))
          for s, stage in enumerate(G.latent.stages)]
@@ -395,61 +373,54 @@ fig.update_layout(title=f"Lean of the latent toward the end code over time ({PIP
                   xaxis_title="time (0 = start frame, 1 = end frame)",
                   yaxis_title="cos(z_t - mean over t, E(x_e) - E(x_s))", height=380, template="plotly_white")
 fig.show()
-""")
 
-# ---------------------------------------------------------------------------------------------------------------
-# 5. Losses
+# %% [markdown]
+# ## 4 · Every loss term on one batch
+#
+# The paper's objective is adversarial only, with the non-saturating loss (Goodfellow et al. 2014) written on logits
+# $\ell$: $-\log \sigma(\ell) = \mathrm{softplus}(-\ell)$ and $-\log(1 - \sigma(\ell)) = \mathrm{softplus}(\ell)$.
+# G makes a clip $\hat x$ from the keyframes of a real clip $x$ and a fresh $u$; the shown clip has the **true**
+# keyframes pasted at both ends (`with_keyframes`), so D never gets an easy cue from them. Then
+#
+# * video D: $L_{D_V} = \mathbb E\,\mathrm{softplus}(-D_V(x)) + \mathbb E\,\mathrm{softplus}(D_V(\hat x))$ on whole
+#   clips;
+# * image D: $L_{D_I}$, the same on single frames, **the $T - 2$ in-between frames only** (the keyframes are real in
+#   both clips and would teach it nothing);
+# * G: $L_G = \lambda_V\, \mathbb E\,\mathrm{softplus}(-D_V(\hat x)) + \lambda_I\, \mathbb E_t\,
+#   \mathrm{softplus}(-D_I(\hat x_t))$, the non-saturating form: G maximises $\log D(\hat x)$ rather than minimising
+#   $\log(1 - D(\hat x))$, whose gradient vanishes when D is sure.
+#
+# Our CPU presets add $\lambda_R\, \mathbb E\, |\hat x_{1..T-2} - x_{1..T-2}|_1$ to $L_G$
+# (`lambda_reconstruction`; 0 in the paper's preset) and show the image D only `d_image_frames` random in-between
+# frames per clip (0 = all), to cut its cost.
+#
+# At $D \equiv 0.5$ each G term is $\log 2 \approx 0.693$ and each D term $2 \log 2 \approx 1.386$. Each training
+# step runs the G phase, then the D phase (both Ds, on G's detached clips), as `InbetweenObjective.phases()` lists
+# them. Here both run once, without updating anything, on a batch of training clips, with the untrained networks of
+# section 2:
 
-md(r"""
-## 4 · Every loss term on one batch
-
-The paper's objective is adversarial only, with the non-saturating loss (Goodfellow et al. 2014) written on logits
-$\ell$: $-\log \sigma(\ell) = \mathrm{softplus}(-\ell)$ and $-\log(1 - \sigma(\ell)) = \mathrm{softplus}(\ell)$.
-G makes a clip $\hat x$ from the keyframes of a real clip $x$ and a fresh $u$; the shown clip has the **true**
-keyframes pasted at both ends (`with_keyframes`), so D never gets an easy cue from them. Then
-
-* video D: $L_{D_V} = \mathbb E\,\mathrm{softplus}(-D_V(x)) + \mathbb E\,\mathrm{softplus}(D_V(\hat x))$ on whole
-  clips;
-* image D: $L_{D_I}$, the same on single frames, **the $T - 2$ in-between frames only** (the keyframes are real in
-  both clips and would teach it nothing);
-* G: $L_G = \lambda_V\, \mathbb E\,\mathrm{softplus}(-D_V(\hat x)) + \lambda_I\, \mathbb E_t\,
-  \mathrm{softplus}(-D_I(\hat x_t))$, the non-saturating form: G maximises $\log D(\hat x)$ rather than minimising
-  $\log(1 - D(\hat x))$, whose gradient vanishes when D is sure.
-
-Our CPU presets add $\lambda_R\, \mathbb E\, |\hat x_{1..T-2} - x_{1..T-2}|_1$ to $L_G$
-(`lambda_reconstruction`; 0 in the paper's preset) and show the image D only `d_image_frames` random in-between
-frames per clip (0 = all), to cut its cost.
-
-At $D \equiv 0.5$ each G term is $\log 2 \approx 0.693$ and each D term $2 \log 2 \approx 1.386$. Each training
-step runs the G phase, then the D phase (both Ds, on G's detached clips), as `InbetweenObjective.phases()` lists
-them. Here both run once, without updating anything, on a batch of training clips, with the untrained networks of
-section 2:
-""")
-
-code(r"""
+# %%
 objective = M.InbetweenObjective(cfg)
 phases = objective.phases()
 for p in phases:
     print(f"phase {p.name}: updates {p.nets}{'  (lr_d)' if p.discriminator else ''}")
 batch = {k: v.to(DEVICE) for k, v in default_collate([data[i] for i in range(train_cfg.batch_size)]).items()}
 torch.manual_seed(SEED)
-state = {}
+state = StepState(step=0)
 with torch.no_grad():
     results = {p.name: p.loss(nets, batch, state) for p in phases}
 logs = {f"{name}/{k}": float(v) for name, (total, terms) in results.items() for k, v in terms.items()}
 logs.update({f"{name}/total": float(total) for name, (total, _) in results.items()})
-print("batch:", {k: tuple(v.shape) for k, v in batch.items()}, " state after the G phase:",
-      {k: tuple(v.shape) for k, v in state.items()})
-""")
+print("batch:", {k: tuple(v.shape) for k, v in batch.items()}, " the clip the G phase shared with the D phase:",
+      tuple(state["fake"].shape))
 
-md(r"""
-The same four numbers by hand: draw $u$ as the objective does (the global RNG, same seed), make the clip, paste
-the keyframes, and apply softplus to the discriminators' logits. The video D gives one logit per clip, the image D
-one per in-between frame it is shown ($B (T - 2)$ of them, or $B k$ with `d_image_frames` $= k$, drawn from the
-global RNG in the objective's order: G phase, then real, then generated in the D phase).
-""")
+# %% [markdown]
+# The same four numbers by hand: draw $u$ as the objective does (the global RNG, same seed), make the clip, paste
+# the keyframes, and apply softplus to the discriminators' logits. The video D gives one logit per clip, the image D
+# one per in-between frame it is shown ($B (T - 2)$ of them, or $B k$ with `d_image_frames` $= k$, drawn from the
+# global RNG in the objective's order: G phase, then real, then generated in the D phase).
 
-code(r"""
+# %%
 real = batch["video"]                                                  # (B, 3, T, S, S)
 torch.manual_seed(SEED)
 with torch.no_grad():
@@ -480,38 +451,27 @@ explain = {
 }
 explain = {key: v for key, v in explain.items() if key in by_hand}
 weights = {"λ_video": cfg.lambda_video, "λ_image": cfg.lambda_image, "λ_R": cfg.lambda_reconstruction}
-table = ["| term | by the objective | by hand | weight | what it asks |", "|---|---:|---:|---|---|"]
-for key, (w, text) in explain.items():
-    table.append(f"| `{key}` | {logs[key]:.4f} | {float(by_hand[key]):.4f} | {w} = {weights[w]:g} | {text} |")
-for name in ("G", "D"):
-    table.append(f"| **`{name}/total`** | **{logs[f'{name}/total']:.4f}** | | | the weighted sum the {name} phase "
-                 f"minimises |")
-display(Markdown("\n".join(table)))
+display(Markdown(loss_table(logs, explain, weights, phases=("G", "D"), extra={"by hand": by_hand})))
 display(Markdown("| logits | shape | mean σ(logit) = D's belief it is real |\n|---|---|---:|\n" + "\n".join(
     f"| {k} | {tuple(v.shape)} | {float(torch.sigmoid(v).mean()):.3f} |" for k, v in logits.items())))
 show_strips([tensor_to_frames(real[0]), tensor_to_frames(fake[0])],
             ["real clip x", "G's clip x̂\n(true keyframes\npasted at the ends)"],
             title="The first clip of the batch (untrained G; the image D sees only frames 1 to T-2)")
-""")
 
-# ---------------------------------------------------------------------------------------------------------------
-# 6. Training
+# %% [markdown]
+# ## 5 · A short training run
+#
+# `GANTrainer` is the project's one GAN loop: per step the G phase, then the D phase, each with its own Adam
+# optimizer and only its own networks trainable, then an update of the EMA copy of G (the one that would be
+# shipped). `python -m train.train inbetween --preset demo` runs the same code for 2000 steps at batch 4 (the paper:
+# Adam 5e-5 at batch 32, far longer; the demo preset uses 2e-4 for a short CPU run). This run is much shorter still
+# (tiny mode: 4 steps of the tiny preset; otherwise 200 steps of the demo preset at batch 2). Expect the Ds to win
+# the first steps (their losses near 0, G's far above $\log 2$) and G's in-between frames to stay close to the
+# cross-dissolve that the demo preset's decoder corrects (`output="learned_blend"`: a correction to the frames and to
+# the cross-dissolve's weight, pixel by pixel), whose ghosts 200 steps are too few to remove; section 6 compares
+# the shipped weights (2000 steps) with both baselines.
 
-md(r"""
-## 5 · A short training run
-
-`GANTrainer` is the project's one GAN loop: per step the G phase, then the D phase, each with its own Adam
-optimizer and only its own networks trainable, then an update of the EMA copy of G (the one that would be
-shipped). `python -m train.train inbetween --preset demo` runs the same code for 2000 steps at batch 4 (the paper:
-Adam 5e-5 at batch 32, far longer; the demo preset uses 2e-4 for a short CPU run). This run is much shorter still
-(tiny mode: 4 steps of the tiny preset; otherwise 200 steps of the demo preset at batch 2). Expect the Ds to win
-the first steps (their losses near 0, G's far above $\log 2$) and G's in-between frames to stay close to the
-cross-dissolve that the demo preset's decoder corrects (`output="learned_blend"`: a correction to the frames and to
-the cross-dissolve's weight, pixel by pixel), whose ghosts 200 steps are too few to remove; section 6 compares
-the shipped weights (2000 steps) with both baselines.
-""")
-
-code(r"""
+# %%
 run_dir = Path(tempfile.mkdtemp(prefix="vsl_nb04_"))
 train_phases, ema_nets = spec.build_objective(cfg)
 torch.manual_seed(train_cfg.seed)
@@ -534,27 +494,22 @@ fig.update_yaxes(title_text="loss", row=1, col=1)
 fig.update_layout(title="Training losses (grey: each term's value when D says 0.5)", height=380,
                   template="plotly_white")
 fig.show()
-""")
 
-# ---------------------------------------------------------------------------------------------------------------
-# 7. Samples
+# %% [markdown]
+# ## 6 · Samples next to the baselines, and SSIM to the true clip
+#
+# From here on one pipeline: the shipped weights (`weights/inbetween/demo.safetensors`, via `registry.load`) when they
+# exist and this is not tiny mode, else the G (EMA) just trained. For the held-out keyframes of section 3 it draws
+# several samples (sample $k$ uses the noise of seed + $k$) and sets two classical baselines beside them: **linear
+# blending** (a cross-dissolve: it fades, it does not move) and **flow interpolation** (OpenCV's DIS optical flow
+# between the keyframes, both ways, frames warped along it assuming linear motion, as in Super SloMo's eq. 4; no
+# learning, no occlusion reasoning).
+#
+# The score is the paper's: SSIM (Gaussian 11×11, σ 1.5) of the $T - 2$ in-between frames to the true ones. A
+# stochastic model is not meant to hit the true motion with every sample, so the paper reports the **best of N**
+# samples; the mean over samples is shown too.
 
-md(r"""
-## 6 · Samples next to the baselines, and SSIM to the true clip
-
-From here on one pipeline: the shipped weights (`weights/inbetween/demo.safetensors`, via `registry.load`) when they
-exist and this is not tiny mode, else the G (EMA) just trained. For the held-out keyframes of section 3 it draws
-several samples (sample $k$ uses the noise of seed + $k$) and sets two classical baselines beside them: **linear
-blending** (a cross-dissolve: it fades, it does not move) and **flow interpolation** (OpenCV's DIS optical flow
-between the keyframes, both ways, frames warped along it assuming linear motion, as in Super SloMo's eq. 4; no
-learning, no occlusion reasoning).
-
-The score is the paper's: SSIM (Gaussian 11×11, σ 1.5) of the $T - 2$ in-between frames to the true ones. A
-stochastic model is not meant to hit the true motion with every sample, so the paper reports the **best of N**
-samples; the mean over samples is shown too.
-""")
-
-code(r"""
+# %%
 final, FINAL_NOTE = pipeline_or_shipped(
     trainer.ema["G"], f"the G (EMA) trained in this notebook ({TRAIN_STEPS} steps, preset {PRESET!r})")
 if not SHIPPED:
@@ -575,8 +530,8 @@ clips["linear blend"] = final.blend(start, end)
 clips["flow interpolation"] = final.flow_interpolation(start, end)
 print(f"{NUM_SAMPLES} samples and both baselines in {time.perf_counter() - t0:.2f} s")
 
-# registry.inbetween_ssim: the model card's score, SSIM of the in-between frames only, one number per clip
-scores = {name: float(registry.inbetween_ssim(clip.frames, frames)[0]) for name, frames in clips.items()}
+# M.inbetween_ssim: the model card's score, SSIM of the in-between frames only, one number per clip
+scores = {name: float(M.inbetween_ssim(clip.frames, frames)[0]) for name, frames in clips.items()}
 sample_scores = [scores[f"sample {k}"] for k in range(NUM_SAMPLES)]
 best = int(np.argmax(sample_scores))
 rows = [f"| best of {NUM_SAMPLES} samples (sample {best}) | {sample_scores[best]:.4f} |",
@@ -584,9 +539,8 @@ rows = [f"| best of {NUM_SAMPLES} samples (sample {best}) | {sample_scores[best]
         f"| linear blend | {scores['linear blend']:.4f} |",
         f"| flow interpolation | {scores['flow interpolation']:.4f} |"]
 display(Markdown("| in-between frames vs the true clip | SSIM |\n|---|---:|\n" + "\n".join(rows)))
-""")
 
-code(r"""
+# %%
 shown = ["truth"] + [f"sample {k}" for k in range(min(NUM_SAMPLES, 4))] + ["linear blend", "flow interpolation"]
 everything = {"truth": clip.frames, **clips}
 show_strips([everything[name] for name in shown],
@@ -594,43 +548,34 @@ show_strips([everything[name] for name in shown],
             title=f"Held-out clip {clip.seed} ({clip.label}): {FINAL_NOTE}")
 plot_gates([c[best] for c in result.gates], final.cfg,
            f"Gates of the best sample (sample {best}) for the same keyframes ({FINAL_NOTE})")
-""")
 
-md(r"""
-Frame by frame (the slider needs a live kernel), with each frame's SSIM to the true one (1 at the keyframes). The
-blend shows both keyframes at half strength in the middle; the flow baseline moves things but ghosts where the
-motion is large or the figure occludes itself; a trained inbetweening model should move the figure without either.
-""")
+# %% [markdown]
+# Frame by frame (the slider needs a live kernel), with each frame's SSIM to the true one (1 at the keyframes). The
+# blend shows both keyframes at half strength in the middle; the flow baseline moves things but ghosts where the
+# motion is large or the figure occludes itself; a trained inbetweening model should move the figure without either.
 
-code(r"""
+# %%
 panels = ["truth", f"sample {best}", "linear blend", "flow interpolation"]
 as_images = lambda frames: frames_to_tensor(frames)[0].transpose(0, 1)      # noqa: E731  (T, 3, S, S)
 frame_ssim = {name: ssim(as_images(everything[name]), as_images(clip.frames), reduction="none") for name in panels}
 
 
 def show_frame(t):
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.4 * len(panels), 2.7))
-    for ax, name in zip(axes, panels):
-        ax.imshow(everything[name][t])
-        ax.set_axis_off()
-        ax.set_title(f"{name}\nSSIM of frame {t}: {float(frame_ssim[name][t]):.3f}", fontsize=8)
-    plt.tight_layout()
-    plt.show()
+    show_row([everything[name][t] for name in panels],
+             [f"{name}\nSSIM of frame {t}: {float(frame_ssim[name][t]):.3f}" for name in panels], size=2.4)
 
 
 widgets.interact(show_frame, t=widgets.IntSlider(value=len(clip.frames) // 2, min=0, max=len(clip.frames) - 1,
                                                  description="frame"));
-""")
 
-md(r"""
-**What the learned blend weighs.** The demo preset's decoder (`output="learned_blend"`) does not only add a
-correction to the cross-dissolve: per pixel and frame it also moves the cross-dissolve's weight $w$ ($0$ shows the
-start frame's pixel, $1$ the end frame's; the linear blend uses $t / (T - 1)$ everywhere). Where a figure moves,
-each keyframe shows the background that the other hides, so a weight that leaves the linear schedule there is
-how the model takes ghosts away. `synthesize` returns $w$ as `blend_weight` (models with another output: `None`).
-""")
+# %% [markdown]
+# **What the learned blend weighs.** The demo preset's decoder (`output="learned_blend"`) does not only add a
+# correction to the cross-dissolve: per pixel and frame it also moves the cross-dissolve's weight $w$ ($0$ shows the
+# start frame's pixel, $1$ the end frame's; the linear blend uses $t / (T - 1)$ everywhere). Where a figure moves,
+# each keyframe shows the background that the other hides, so a weight that leaves the linear schedule there is
+# how the model takes ghosts away. `synthesize` returns $w$ as `blend_weight` (models with another output: `None`).
 
-code(r"""
+# %%
 if result.blend_weight is None:
     print(f"Model: {FINAL_NOTE}, output={final.cfg.output!r}: no learned blend weight to show")
 else:
@@ -647,33 +592,25 @@ else:
     fig.colorbar(shown_w, ax=axes[1].tolist(), shrink=0.8, label="w: 0 = start frame's pixel, 1 = end frame's")
     fig.suptitle(f"Learned blend weight ({FINAL_NOTE})", fontsize=9)
     plt.show()
-""")
 
-md(r"""
-**Over several held-out clips.** One clip is an anecdote; `spec.evaluate` is what `train.export` runs to write a
-model card's metrics: the same SSIM over several held-out clips, mean and best of N samples, beside both
-baselines.
-""")
+# %% [markdown]
+# **Over several held-out clips.** One clip is an anecdote; `spec.evaluate` is what `train.export` runs to write a
+# model card's metrics: the same SSIM over several held-out clips, mean and best of N samples, beside both
+# baselines.
 
-code(r"""
+# %%
 t0 = time.perf_counter()
 metrics = spec.evaluate(final, 2 if TINY else 8, samples=NUM_SAMPLES)
 display(Markdown("| metric | value |\n|---|---:|\n" + "\n".join(
     f"| {k} | {v} |" for k, v in metrics.items() if k != "protocol")))
 print(metrics["protocol"])
 print(f"({time.perf_counter() - t0:.1f} s; model: {FINAL_NOTE})")
-""")
 
-md(r"""
-## Where next
-
-* Train: `python -m train.train inbetween --preset demo` (the ablations: `--preset demo_without_fusion`,
-  `--preset demo_naive`; the paper's sizes: `--preset paper`; another procedural set: the override
-  `dataset=bair` or `dataset=digits`), then `python -m train.export runs/inbetween-demo --variant demo`.
-* Real clips: the override `data_root=DIR` with `DIR/<clip>/*.png` (BAIR, KTH or UCF101 after frame extraction).
-* Read `demo_lib/models/inbetween.py` top to bottom: everything shown here is defined there.
-""")
-
-
-if __name__ == "__main__":
-    NOTEBOOK.write(Path(__file__).with_name("04_inbetweening.ipynb"))
+# %% [markdown]
+# ## Where next
+#
+# * Train: `python -m train.train inbetween --preset demo` (the ablations: `--preset demo_without_fusion`,
+#   `--preset demo_naive`; the paper's sizes: `--preset paper`; another procedural set: the override
+#   `dataset=bair` or `dataset=digits`), then `python -m train.export runs/inbetween-demo --variant demo`.
+# * Real clips: the override `data_root=DIR` with `DIR/<clip>/*.png` (BAIR, KTH or UCF101 after frame extraction).
+# * Read `demo_lib/models/inbetween.py` top to bottom: everything shown here is defined there.
