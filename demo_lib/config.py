@@ -1,7 +1,7 @@
 """Typed configs with defaults in one place.
 
-Every model has a frozen dataclass config; training has one shared `TrainConfig`. Presets are plain functions in
-the registry that return a config. This module turns configs into JSON and back, and applies `--key=value`
+Every model has a frozen dataclass config; training has one shared `TrainConfig`. Presets are plain functions at
+the end of each model's file that return both. This module turns configs into JSON and back, and applies `--key=value`
 overrides checked against the dataclass fields (type-converted, unknown keys rejected), so a mistyped flag fails
 loudly instead of being ignored.
 """
@@ -30,8 +30,9 @@ class TrainConfig:
                                       # pix2pixHD / vid2vid schedule); 0 keeps them constant
     ema_decay: float = 0.999          # EMA of every generator; 0 disables it
     ema_ramp: bool = True             # ramp the EMA decay up from 0 (G starts random); off under --init (G trained)
-    d_warmup_steps: int = 0           # first steps of a run train only the discriminators (G frozen): fresh Ds on
-                                      # a trained G (--init) learn it before G follows their gradients
+    d_warmup_steps: int = 0           # first steps of a run train only the discriminators (G's weights frozen;
+                                      # norm layers in G still track the fakes it draws): fresh Ds on a trained G
+                                      # (--init) learn it before G follows their gradients. Needs a discriminator.
     amp: bool = True                  # mixed precision, used on CUDA only
     grad_clip: float = 0.0            # 0 disables clipping
     seed: int = 0

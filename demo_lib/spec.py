@@ -33,7 +33,7 @@ class ModelSpec:
     presets: dict[str, Preset]
     build_nets: Callable[[Any], nn.ModuleDict]                  # every network, for training
     objective: Callable[[Any], Any]                             # config -> object with .phases() and .ema_nets
-    build_dataset: Callable[[Any, TrainConfig], torch.utils.data.Dataset]   # a builder of demo_lib/data
+    build_dataset: Callable[[Any, TrainConfig], torch.utils.data.Dataset]   # binds a demo_lib/data builder to the cfg
     inference_net: str                                          # the (EMA) network that weights/ ships
     build_pipeline: Callable[[Any, dict[str, torch.Tensor], torch.device, dict], Any]
     evaluate: Callable[[Any, int], dict[str, Any]]             # (pipeline, held-out items) -> card metrics

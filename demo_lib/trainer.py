@@ -36,7 +36,6 @@ from .config import TrainConfig, to_dict
 from .device import amp_dtype, autocast, best_device
 
 
-
 class StepState:
     """What the phases of one training step share: values made once per step, whichever phase needs them first.
 
@@ -140,6 +139,9 @@ class GANTrainer:
     def __init__(self, nets: nn.ModuleDict, phases: list[Phase], ema_nets: tuple[str, ...], dataset: Dataset,
                  cfg: TrainConfig, run_dir: str | Path, model_config: dict[str, Any], model_name: str = "",
                  device: torch.device | None = None):
+        if cfg.d_warmup_steps > 0 and not any(p.discriminator for p in phases):
+            raise ValueError(f"d_warmup_steps={cfg.d_warmup_steps} trains only discriminators, and "
+                             f"{model_name or 'this model'} has none: it would train nothing")
         self.rank, local_rank, self.world = distributed_context()
         if device is None:
             device = torch.device("cuda", local_rank) if torch.cuda.is_available() else best_device()

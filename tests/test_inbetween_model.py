@@ -8,16 +8,13 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-
-
 from conftest import check_phases
 
 from demo_lib import registry
 from demo_lib.models import inbetween as M
+from demo_lib.trainer import StepState
 from demo_lib.video import MediaError
 from demo_lib.weights import save_weights
-from demo_lib.trainer import StepState
-
 
 SPEC = registry.get("inbetween")
 TINY, _ = SPEC.preset("tiny")                           # frozen: safe to share between tests

@@ -7,9 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-
 import torch.nn as nn
-
 from conftest import check_phases
 
 from demo_lib import registry
@@ -88,7 +86,8 @@ def test_every_phase_gives_finite_losses_and_gradients(tiny):
     logs, state = check_phases(nets, phases, batch, every_parameter=True)       # every part of the nets is used
     assert {"adv_a", "adv_b", "image", "content", "style", "cycle", "temporal_recon", "temporal_cycle",
             "temporal_translation", "temporal"} == set(logs["G"])
-    assert state["translations"]["x_ab"].shape[0] == 2 * batch["a"].shape[0]        # [X^{n-1}; X^n] for the temporal loss
+    # [X^{n-1}; X^n] for the temporal loss
+    assert state["translations"]["x_ab"].shape[0] == 2 * batch["a"].shape[0]
 
 
 def test_plain_munit_synthesises_no_second_frame(tiny):

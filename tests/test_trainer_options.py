@@ -23,10 +23,14 @@ MODELS = list(registry.MODELS)
 
 @pytest.fixture(autouse=True)
 def procedural_data(monkeypatch):
-    """The same data everywhere: the street models train on procedural streets even where Cityscapes is present."""
-    from demo_lib.data import cityscapes
+    """The same data everywhere: no real data folder is found (Cityscapes, sky clips), even where present."""
+    import importlib
 
-    monkeypatch.setattr(cityscapes, "default_cityscapes_root", lambda: None)
+    for module in (importlib.import_module(f"demo_lib.data.{name}")
+                   for name in ("cityscapes", "street", "paintings", "inbetween_data", "timelapse_data")):
+        for name in ("default_cityscapes_root", "default_sky_timelapse_root"):
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, lambda: None)
 
 
 def run(model: str, out: Path, *settings: str) -> dict:
@@ -45,7 +49,12 @@ def has_discriminator(model: str) -> bool:
 
 
 @pytest.mark.parametrize("model", MODELS)
-def test_d_warmup_steps_trains_only_the_discriminators_first(model, tmp_path):
+def test_d_warmup_steps_trains_only_the_discriminators_first(model, tmp_path, capsys):
+    if not has_discriminator(model):                        # nothing to warm up: refused with a message
+        with pytest.raises(SystemExit):
+            run(model, tmp_path, "steps=3", "d_warmup_steps=2")
+        assert "has none: it would train nothing" in capsys.readouterr().err
+        return
     run(model, tmp_path, "steps=3", "d_warmup_steps=2")
     rows = log_rows(tmp_path)
     assert [r["step"] for r in rows] == [1, 2, 3]
@@ -112,7 +121,8 @@ def test_init_starts_from_exported_weights(model, tmp_path):
     run(model, first, "steps=1")
     weights = export(first, variant="a", eval_scenes=0, out_root=tmp_path / "weights")
     second = tmp_path / "second"
-    state = run(model, second, "steps=1", "--init", str(weights), "d_warmup_steps=1")   # G frozen: still the init
+    frozen = ["d_warmup_steps=1"] if has_discriminator(model) else ["lr_g=0"]          # G still the init after it
+    state = run(model, second, "steps=1", "--init", str(weights), *frozen)
     assert json.loads((second / "config.json").read_text())["train_config"]["ema_ramp"] is False
     loaded, _ = load_weights(weights)
     spec = registry.get(model)
@@ -124,3 +134,12 @@ def test_init_starts_from_exported_weights(model, tmp_path):
     card = json.loads(export(second, variant="b", eval_scenes=0, out_root=tmp_path / "weights")
                       .with_suffix(".json").read_text())
     assert card["train"]["init_from"]["weights"] == str(weights) and card["train"]["steps"] == 1 + 1
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_grad_clip_workers_amp_and_no_ema(model, tmp_path):
+    """grad_clip, a DataLoader worker, amp (a no-op on CPU) and ema_decay=0, under which the EMA is the net."""
+    state = run(model, tmp_path, "steps=2", "grad_clip=0.5", "num_workers=1", "amp=true", "ema_decay=0")
+    assert state["step"] == 2
+    for name, ema in state["ema"].items():
+        assert all(torch.equal(v, state["nets"][name][k]) for k, v in ema.items()), name

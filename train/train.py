@@ -88,7 +88,10 @@ def main(argv: list[str] | None = None) -> Path:
             init_info = init_from_weights(nets[spec.inference_net], args.init, args.model)
         except (WeightsError, RuntimeError) as exc:
             parser.error(f"--init {args.init}: {exc}".splitlines()[0])
-    trainer = GANTrainer(nets, phases, ema_nets, dataset, train_cfg, run_dir, to_dict(model_cfg), args.model)
+    try:
+        trainer = GANTrainer(nets, phases, ema_nets, dataset, train_cfg, run_dir, to_dict(model_cfg), args.model)
+    except ValueError as exc:  # settings that cannot work together, e.g. d_warmup_steps without a discriminator
+        parser.error(str(exc))
     if args.resume:
         trainer.load_checkpoint(args.resume)
     if rank == 0:

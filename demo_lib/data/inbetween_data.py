@@ -560,3 +560,11 @@ def real_clips(count: int, size: int = 64, frames: int = 16) -> list[tuple[str, 
             if len(video) >= frames:
                 out.append((name, np.stack([center_square(f, size)[0] for f in video])))
     return out
+
+
+def build_training_data(kind: str, size: int, frames: int, seed: int, data_root: str = "") -> torch.utils.data.Dataset:
+    """inbetween's training set: real clips exported as frames (data_root/<clip>/*.png|jpg) when given, else the
+    procedural `kind` (one of KINDS)."""
+    if data_root:
+        return InbetweenFolderDataset(data_root, size, frames, seed=seed)
+    return ProceduralInbetweenDataset(kind, size, frames, seed=seed)

@@ -508,3 +508,11 @@ def heldout_paintings(count: int, size: int = 128, seed: int = 0, shared_data: b
         photo = _photo_at(source, int(rng.integers(source.frames)), round(1.5 * size))
         out.append(paint(random_crop(photo, size, rng), HELDOUT_SEED + seed * 10_000 + i, method))
     return np.stack(out)
+
+
+def build_training_data(size: int, seed: int, data_root: str = "") -> torch.utils.data.Dataset:
+    """munit_video's training set: data_root/trainA (photos) + data_root/trainB (paintings) when given, else photos
+    from installed packages (and shared/data videos when present) against painterly renders of a disjoint set."""
+    if data_root:
+        return UnpairedFolderDataset(data_root, size, seed=seed)
+    return PhotoPaintingDataset(size, seed=seed)

@@ -29,8 +29,15 @@ import cv2
 import numpy as np
 import torch
 
-from .cityscapes import (HELDOUT_SEQUENCES, PALETTE, StreetClipDataset, StreetSequence, clip_item,
-                         default_cityscapes_root, load_sequences)
+from .cityscapes import (
+    HELDOUT_SEQUENCES,
+    PALETTE,
+    StreetClipDataset,
+    StreetSequence,
+    clip_item,
+    default_cityscapes_root,
+    load_sequences,
+)
 
 # Cityscapes ids used here
 ROAD, SIDEWALK, BUILDING, WALL, FENCE, POLE, LIGHT, SIGN, VEGETATION, TERRAIN, SKY = 7, 8, 11, 12, 13, 17, 19, 20, 21, \

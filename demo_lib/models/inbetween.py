@@ -21,7 +21,7 @@ The clip shown to D, and returned by the pipeline, has the true keyframes at bot
 frames between them.
 
 Reading guide (top to bottom):
-  InbetweenConfig              every setting, with its default (the paper's sizes; presets in the registry)
+  InbetweenConfig              every setting, with its default (the paper's sizes; presets at the end)
   InbetweenEncoder             E: 2D convs, frame (3, 64, 64) -> (C, 8, 8)
   gated_fusion                 eq. 4
   InbetweenNoiseProjection     eqs. 2-3: the noise u -> u_l -> the gates and noise of one block
@@ -35,6 +35,8 @@ Reading guide (top to bottom):
   InbetweenObjective           G phase, then D phase; non-saturating GAN losses of both Ds
   linear_blend                 the baseline: a cross-dissolve from x_s to x_e
   InbetweenPipeline            `generate(start, end, num_samples, seed)`; never builds discriminators
+  inbetween_ssim, evaluate     the paper's SSIM of the in-between frames, best of N samples, next to two baselines
+  presets, SPEC                tiny / demo / the two ablations / paper, and the registry entry
 
 Ablations of the paper (config `variant`):
   "full"            the model above.
@@ -87,10 +89,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .. import losses
-from ..flow import interpolate_frames
-from ..layers import ConvBlock2d, ConvBlock3d, activation, norm_layer
 from ..config import TrainConfig, smoke_test_training
 from ..data.inbetween_data import KINDS as PROCEDURAL_DATASETS
+from ..flow import interpolate_frames
+from ..layers import ConvBlock2d, ConvBlock3d, activation, norm_layer
 from ..spec import ModelSpec, pipeline_loader
 from ..trainer import Phase
 from ..video import CropBox, as_rgb_uint8, center_square, image_to_tensor, tensor_to_frames
@@ -705,11 +707,9 @@ def paper() -> tuple[InbetweenConfig, TrainConfig]:
 
 def build_dataset(cfg: InbetweenConfig, train: TrainConfig) -> torch.utils.data.Dataset:
     """Real clips exported as frames (data_root/<clip>/*.png|jpg) when given, else the procedural `cfg.dataset`."""
-    from ..data import inbetween_data
+    from ..data.inbetween_data import build_training_data  # data code is not needed for inference
 
-    if train.data_root:
-        return inbetween_data.InbetweenFolderDataset(train.data_root, cfg.image_size, cfg.frames, seed=train.seed)
-    return inbetween_data.ProceduralInbetweenDataset(cfg.dataset, cfg.image_size, cfg.frames, seed=train.seed)
+    return build_training_data(cfg.dataset, cfg.image_size, cfg.frames, train.seed, train.data_root)
 
 
 SPEC = ModelSpec(

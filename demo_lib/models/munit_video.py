@@ -33,6 +33,8 @@ Reading guide (top to bottom):
   (D per domain)               LSGAN PatchGANs at 1, 1/2, 1/4 resolution (layers.MultiscalePatchDiscriminator)
   MunitVideoObjective          G phase (MUNIT + temporal losses), then D phase
   MunitVideoPipeline           `generate(frames, direction, seed, style_image, shared_norm)`; no discriminators
+  video_scores, evaluate       flicker under the input video's motion; Frechet distance to held-out paintings
+  tiny / demo / paper, SPEC    the presets and the registry entry
 
 Tensors: images (B, 3, H, W) in [-1, 1]; content (B, 4C, H/4, W/4); style (B, 8). Domain "a" = photos, "b" =
 paintings.
@@ -66,9 +68,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .. import losses
+from ..config import TrainConfig, smoke_test_training
 from ..flow import random_smooth_flow, warp
 from ..layers import ConvBlock2d, MultiscalePatchDiscriminator, ResBlock2d, pad_to_multiple, patch_logits
-from ..config import TrainConfig, smoke_test_training
 from ..spec import ModelSpec, pipeline_loader
 from ..trainer import Phase
 from ..video import as_rgb_uint8, image_to_tensor, resize_image, tensor_to_image
@@ -648,11 +650,9 @@ def paper() -> tuple[MunitVideoConfig, TrainConfig]:
 def build_dataset(cfg: MunitVideoConfig, train: TrainConfig) -> torch.utils.data.Dataset:
     """data_root/trainA (photos) + data_root/trainB (paintings) when given, else photos from installed packages
     (and shared/data videos when present) against painterly renders of a disjoint set of them."""
-    from ..data import paintings  # data code is not needed for inference
+    from ..data.paintings import build_training_data  # data code is not needed for inference
 
-    if train.data_root:
-        return paintings.UnpairedFolderDataset(train.data_root, cfg.image_size, seed=train.seed)
-    return paintings.PhotoPaintingDataset(cfg.image_size, seed=train.seed)
+    return build_training_data(cfg.image_size, train.seed, train.data_root)
 
 
 SPEC = ModelSpec(

@@ -14,6 +14,8 @@ Reading guide (top to bottom):
   GuidedUpsampler              the colour change predicted at low resolution, moved onto the full-resolution photo
   TimelapsePipeline            inference: `generate(image, times, seed)`; never builds discriminators
   HourEstimator, timestamp_error   evaluation: each frame dated against ground-truth renders of its scene
+  evaluate                     the weights card's timestamp error, with the estimator's floor and time-blind baselines
+  tiny / demo / paper, SPEC    the presets and the registry entry
 
 Tensors: images (B, 3, H, W), frame sets (B, 3, N, H, W), values in [-1, 1]; hours are floats in [0, 24).
 
@@ -54,9 +56,16 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .. import losses
-from ..layers import (ConvBlock2d, PatchDiscriminator2d, ResBlock2d, UpBlock2d, box_filter, pad_to_multiple,
-                      with_coordinates)
 from ..config import TrainConfig, smoke_test_training
+from ..layers import (
+    ConvBlock2d,
+    PatchDiscriminator2d,
+    ResBlock2d,
+    UpBlock2d,
+    box_filter,
+    pad_to_multiple,
+    with_coordinates,
+)
 from ..spec import ModelSpec, pipeline_loader
 from ..trainer import Phase
 from ..video import as_rgb_uint8, fit_within, fold_time, image_to_tensor, resize_image, to_uint8, unfold_time

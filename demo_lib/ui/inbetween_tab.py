@@ -32,8 +32,17 @@ from PIL import Image, ImageDraw, ImageFont
 from .. import registry
 from ..data import paintings
 from ..data.cityscapes import HELDOUT_SEQUENCES
-from ..video import (MAX_IMAGE_PIXELS, CropBox, center_square, fit_within, package_file, read_video, resize_image,
-                     write_gif, write_mp4)
+from ..video import (
+    MAX_IMAGE_PIXELS,
+    CropBox,
+    center_square,
+    fit_within,
+    package_file,
+    read_video,
+    resize_image,
+    write_gif,
+    write_mp4,
+)
 from ..weights import WeightsError
 from . import common
 from .common import user_errors
