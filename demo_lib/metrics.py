@@ -1,4 +1,5 @@
-"""Evaluation metrics: PSNR, SSIM, warping (flicker) error, Frechet image and video distances, segmentation mIoU.
+"""Evaluation metrics: PSNR, SSIM, sharpness, warping (flicker) error, Frechet image and video distances,
+segmentation mIoU.
 
 Images are (B, C, H, W) and videos (B, C, T, H, W), float in [-1, 1] (data_range = 2). PSNR and SSIM return one
 value per sample with reduction="none" (video inbetweening reports the best of N samples) or their batch mean.
@@ -39,6 +40,18 @@ def psnr(a: torch.Tensor, b: torch.Tensor, data_range: float = 2.0, reduction: s
         raise ValueError(f"shapes differ: {tuple(a.shape)} vs {tuple(b.shape)}")
     mse = (a.double() - b.double()).pow(2).flatten(1).mean(1)
     return _reduce(10 * torch.log10(data_range**2 / mse), reduction)
+
+
+def sharpness(images: Images) -> float:
+    """Mean Sobel gradient magnitude of the luma, averaged over pixels and images: how much fine detail there is.
+    Reported as a ratio, generated over real (1 = as much detail as the real frames; a blurry GAN scores well
+    below 1). images: uint8 (N, H, W, 3), or float (B, 3, H, W) in [-1, 1]."""
+    x = _as_image_batch(images).double()                                           # (B, 3, H, W) in [-1, 1]
+    luma = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).unsqueeze(1) * 127.5   # grey levels of 255
+    kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], dtype=luma.dtype) / 8
+    gx = F.conv2d(luma, kx.view(1, 1, 3, 3))
+    gy = F.conv2d(luma, kx.t().reshape(1, 1, 3, 3))
+    return float(torch.sqrt(gx ** 2 + gy ** 2).mean())
 
 
 def ssim(a: torch.Tensor, b: torch.Tensor, data_range: float = 2.0, window: int = 11, sigma: float = 1.5,

@@ -203,3 +203,19 @@ def test_efficientnet_clip_features_see_motion(efficientnet):
     assert f_frozen[1280:].abs().max() < 1e-5 < f_pan[1280:].abs().mean()            # temporal half: motion only
     with torch.no_grad():
         assert torch.allclose(f_frozen[:1280], efficientnet.pooled(base)[0], atol=1e-5)   # the mean frame feature
+
+
+def test_sharpness_drops_with_blur_and_counts_grey_levels():
+    import cv2
+
+    from demo_lib.metrics import sharpness
+
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (2, 32, 48, 3), dtype=np.uint8)
+    blurred = np.stack([cv2.GaussianBlur(f, (7, 7), 2.0) for f in frames])
+    assert sharpness(blurred) < 0.5 * sharpness(frames)
+    assert sharpness(np.full((1, 16, 16, 3), 77, np.uint8)) == 0.0
+    step = np.zeros((1, 16, 16, 3), np.uint8)
+    step[:, :, 8:] = 255                                          # a vertical edge of 255 grey levels
+    # Sobel / 8 gives 255 / 2 across the two columns beside the edge (14 columns of 14 in the valid output)
+    assert sharpness(step) == pytest.approx(255 / 2 * 2 / 14, rel=1e-6)

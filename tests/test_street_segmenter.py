@@ -1,6 +1,7 @@
 """The street segmenter: confusion matrix and mIoU by hand, id mappings, the tiny preset, the pipeline on good and
 bad input, and two trainer steps on a fake dataset."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -207,3 +208,19 @@ def test_evaluate_on_procedural_streets(pipeline, monkeypatch):
     metrics = seg.evaluate(pipeline, num_items=2)
     assert 0 <= metrics["miou"] <= 1 and "procedural" in metrics["protocol"]
     assert 0 <= metrics["baseline_majority_class_miou"] <= 1
+
+
+def test_lite_unet_starts_from_imagenet_and_segments_at_the_input_size():
+    """architecture="LiteUnet": the encoder holds EfficientNet-Lite0's ImageNet weights (those of the frozen
+    feature network), the classifier head is dropped, and logits come back at the input's size."""
+    from demo_lib.features import get_efficientnet_features
+
+    cfg = seg.StreetSegmenterConfig(height=64, width=128, architecture="LiteUnet", decoder_channels=32)
+    net = seg.build_nets(cfg)["S"]
+    reference = get_efficientnet_features().net.state_dict()
+    encoder = net.encoder.state_dict()
+    assert encoder and all(torch.equal(v, reference[k]) for k, v in encoder.items())
+    assert not any(k.startswith("_fc") or k.startswith("_conv_head") for k in encoder)
+    assert net(torch.zeros(2, 3, 64, 128)).shape == (2, 19, 64, 128)
+    scratch = seg.build_nets(dataclasses.replace(cfg, pretrained_encoder=False))["S"].encoder.state_dict()
+    assert not torch.equal(scratch["_conv_stem.weight"], reference["_conv_stem.weight"])

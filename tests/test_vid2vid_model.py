@@ -4,7 +4,6 @@ styles, the per-frame baseline, the pipeline on good and bad input, and the trai
 import numpy as np
 import pytest
 import torch
-
 from conftest import check_phases
 
 from demo_lib import registry
@@ -52,6 +51,22 @@ def test_every_phase_gives_finite_losses_and_gradients(tiny):
     assert [p.name for p in phases] == ["G", "D"] and ema == ("G",)
     logs, _ = check_phases(nets, phases, batch_of(cfg))
     assert {"flow", "warp_real", "warp_fake", "mask", "adv_video0", "adv_video1"} <= set(logs["G"])
+
+
+def test_the_projected_image_discriminator_trains_its_heads_and_skips_feature_matching(tiny):
+    """d_type="projected": D_image is heads on frozen EfficientNet-Lite0 features (projected.py), label-conditional;
+    every head gets a gradient in the D phase; the G phase has no image feature matching (DiffAugment draws differ
+    between real and fake)."""
+    spec, cfg, _ = tiny
+    cfg = V.Vid2VidConfig(**{**cfg.__dict__, "d_type": "projected"})
+    torch.manual_seed(0)
+    nets = spec.build_nets(cfg)
+    assert type(nets["D_image"]).__name__ == "ProjectedDiscriminator"
+    phases, _ = spec.build_objective(cfg)
+    logs, _ = check_phases(nets, phases, batch_of(cfg), every_parameter=True)
+    assert "adv_image" in logs["G"] and "feat_image" not in logs["G"] and "feat_video0" in logs["G"]
+    with pytest.raises(ValueError, match="d_type"):
+        V.Vid2VidConfig(d_type="huge")
 
 
 def test_output_is_the_mask_blend_of_warped_and_hallucinated(tiny):
@@ -227,3 +242,15 @@ def test_two_trainer_steps_then_exact_resume(tiny, tmp_path):
     for name in straight.nets:
         ours, theirs = straight.nets[name].state_dict(), resumed.nets[name].state_dict()
         assert all(torch.equal(ours[k], theirs[k]) for k in ours), name
+
+
+def test_mechanism_scores_report_the_mask_by_region_and_how_much_styles_differ():
+    from demo_lib.data.street import procedural_sequences
+    from demo_lib.metrics import VideoMotion
+
+    sequence = procedural_sequences([5], (64, 128), 4)[0]
+    pipeline = registry.random_pipeline("vid2vid")
+    scores = V.mechanism_scores(pipeline, sequence, VideoMotion.of(sequence.frames), seeds=2)
+    masks = [scores[k] for k in ("mask_background", "mask_foreground", "mask_newly_visible") if k in scores]
+    assert "mask_background" in scores and all(0 <= m <= 1 or np.isnan(m) for m in masks)
+    assert all(v >= 0 for k, v in scores.items() if k.startswith("style_difference"))

