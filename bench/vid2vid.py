@@ -82,8 +82,9 @@ def compare(paths: list[str], size: tuple[int, int], tag: str) -> dict:
     with tempfile.TemporaryDirectory() as workdir:
         for path in paths:
             model = load_any(path, Path(workdir))
-            scores = street_scores(model, sequences, segmenter)
-            fake = np.concatenate([model.generate(s.labels, s.instances, seed=0) for s in sequences])
+            generated: list[np.ndarray] = []
+            scores = street_scores(model, sequences, segmenter, generated)
+            fake = np.concatenate(generated)
             labels, instances = sequences[0].labels[:FRAMES], sequences[0].instances
             timing = median_seconds_interleaved(
                 {"f32": lambda: model.generate(labels, None if instances is None else instances[:FRAMES], seed=0)},

@@ -716,9 +716,10 @@ class Vid2VidPipeline:
 # Evaluation: the paper's measures on held-out video, next to the per-frame baseline
 
 
-def street_scores(pipeline: Vid2VidPipeline, sequences: list, segmenter: Any) -> dict[str, float]:
+def street_scores(pipeline: Vid2VidPipeline, sequences: list, segmenter: Any,
+                  generated: list[np.ndarray] | None = None) -> dict[str, float]:
     """PSNR, SSIM, sharpness (the generated frames' over the real ones'), warp error (and mIoU with a segmenter) of
-    one model's output on label sequences with frames."""
+    one model's output (seed 0) on label sequences with frames. `generated`, if given, receives those outputs."""
     from ..data.cityscapes import TRAIN_IDS
     from ..metrics import VideoMotion, confusion_matrix, mean_iou, psnr, sharpness, ssim
     from ..video import frames_to_tensor
@@ -728,6 +729,8 @@ def street_scores(pipeline: Vid2VidPipeline, sequences: list, segmenter: Any) ->
     confusion = {"fake": 0, "real": 0}
     for seq in sequences:
         fake = pipeline.generate(seq.labels, seq.instances, seed=0)
+        if generated is not None:
+            generated.append(fake)
         real_t, fake_t = frames_to_tensor(seq.frames), frames_to_tensor(fake)
         motion = VideoMotion.of(seq.frames)
         sums["psnr_db"].append(float(psnr(fake_t, real_t)))
@@ -763,7 +766,8 @@ def mechanism_scores(pipeline: Vid2VidPipeline, sequence: Any, motion: Any, seed
         new = ~motion.visible[:, 0].numpy().astype(bool)                                   # (T-1, H, W)
         for key, where in (("background", ~foreground & ~new), ("foreground", foreground), ("newly_visible", new)):
             out[f"mask_{key}"] = round(float(mask[where].mean()), 4) if where.any() else float("nan")
-    frames = [pipeline.generate(sequence.labels, sequence.instances, seed=k).astype(np.float64) for k in range(seeds)]
+    frames = [result.frames.astype(np.float64)] + [
+        pipeline.generate(sequence.labels, sequence.instances, seed=k).astype(np.float64) for k in range(1, seeds)]
     for name, class_id in (("car", 26), ("building", 11)):
         where = sequence.labels == class_id
         if where.any():
