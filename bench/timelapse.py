@@ -4,6 +4,7 @@
     python -m bench.timelapse --scenes 48 --device cuda
     python -m bench.timelapse --record               # also writes the rows into the weights' card (metrics.benchmark)
     python -m bench.timelapse --compare shipped runs/x/checkpoint-*.pt --first-scene 1000   # choose a checkpoint
+    python -m bench.timelapse --photos DIR           # also every .jpg/.png in DIR among the real photos
 
 Speed: one frame at 128 px (the generator at 128 px); a 24-frame day cycle with the generator at 256 px and guided
 upsampling to a 1024x683 photo (next to plain bilinear upsampling, and to the generator at its training resolution,
@@ -12,6 +13,10 @@ Quality: the timestamp error (hours) on held-out procedural scenes: each generat
 ground-truth render of its scene (`timelapse.HourEstimator`, independent of the model; hours whose ground truth
 looks the same, such as a windowless place at night, are not told apart), next to the estimator's own floor (true
 renders in random weather) and two time-blind models.
+Real photos the project never trains on (`REAL_PHOTOS`, and `--photos DIR`): what a user sees, from a 48-frame day
+at 512 px wide (`timelapse.photo_day_scores`): daytime sharpness and structure against the photo, noon against midnight
+brightness, the largest frame-to-frame change against the median one; and a contact sheet of each photo's day
+(bench/results/timelapse_photos.jpg) to look at.
 Choosing a checkpoint (`--compare`): the timestamp error, z from the seed, of each training checkpoint's EMA
 generator (and of weights files, or `shipped`) on the same held-out scenes, by default 48 from held-out scene 1000
 on, so that the benchmark's scenes (0-47) never choose the model they then score, with each one's difference to the
@@ -21,17 +26,70 @@ first listed, paired scene by scene. Writes bench/results/timelapse_compare.{jso
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 from sklearn.datasets import load_sample_image
 
+from bench import common
 from bench.common import command_line, environment, median_seconds, write_results
 from demo_lib import registry
-from demo_lib.video import resize_image
+from demo_lib.models.timelapse import photo_day_scores
+from demo_lib.video import fit_within, resize_image
 from demo_lib.weights import record_in_card
 
 TARGETS = {"one_frame_128px_s": 0.100, "day_cycle_24_guided_1024px_s": 3.0, "timestamp_error_hours": 1.5}
+PHOTO_TARGETS = {"daytime_sharpness": (">=", 0.85), "daytime_structure_ssim": (">=", 0.85),
+                 "noon_over_midnight": (">=", 3.0), "largest_change_over_median": ("<=", 3.0)}
 BENCHMARK_SCENES = 48   # the timestamp error scores held-out scenes 0 .. 47 (--scenes)
+SHEET_HOURS = (0.0, 5.0, 6.0, 9.0, 12.0, 15.0, 18.0, 19.0, 21.0)
+
+
+def real_photos(folder: str | None = None) -> dict[str, np.ndarray]:
+    """Outdoor photos that no training set of the project holds: two that ship inside the installed packages, and
+    every .jpg/.png of `folder` (e.g. the Debian wallpaper photos of lomiri-wallpapers-16.04), at most 1024 px."""
+    from PIL import Image
+    from skimage import data
+
+    photos = {"china.jpg (scikit-learn)": load_sample_image("china.jpg"), "rocket (scikit-image)": data.rocket()}
+    for path in sorted(Path(folder).iterdir()) if folder else []:
+        if path.suffix.lower() in (".jpg", ".jpeg", ".png"):
+            photos[path.name] = fit_within(np.asarray(Image.open(path).convert("RGB")), 1024)
+    return photos
+
+
+def photo_quality(model, photos: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+    out = {}
+    for name, photo in photos.items():
+        out[name] = photo_day_scores(model, photo)
+        print(name, out[name], flush=True)
+    return out
+
+
+def photo_sheet(model, photos: dict[str, np.ndarray], out: Path, height: int = 120) -> None:
+    """One row per photo: the photo, then its frames at SHEET_HOURS (seed 0), captioned."""
+    from PIL import Image, ImageDraw
+
+    rows = []
+    for name, photo in photos.items():
+        small = fit_within(photo, 512)
+        frames = model.generate(small, SHEET_HOURS, seed=0)
+        w = round(small.shape[1] * height / small.shape[0])
+        rows.append((name, [resize_image(x, (height, w)) for x in [small, *frames]]))
+    width = max(sum(x.shape[1] for x in tiles) for _, tiles in rows)
+    sheet = Image.new("RGB", (width, len(rows) * (height + 14) + 14), "white")
+    draw = ImageDraw.Draw(sheet)
+    w0 = rows[0][1][0].shape[1]
+    for c, label in enumerate(["photo"] + [f"{h:g}:00" for h in SHEET_HOURS]):
+        draw.text((c * w0 + 2, 0), label, fill="black")
+    for r, (name, tiles) in enumerate(rows):
+        y, x = 14 + r * (height + 14), 0
+        draw.text((2, y), name, fill="black")
+        for tile in tiles:
+            sheet.paste(Image.fromarray(tile), (x, y + 14))
+            x += tile.shape[1]
+    sheet.save(out, quality=85)
+    print(f"wrote {out}")
 
 
 def speed(model, repeats: int) -> dict[str, dict[str, float]]:
@@ -119,6 +177,7 @@ def main(argv: list[str] | None = None) -> dict:
                         help="only compare these training checkpoints, weights files (.safetensors) or 'shipped' on "
                              "--first-scene's scenes")
     parser.add_argument("--first-scene", type=int, default=1000, help="first held-out scene for --compare")
+    parser.add_argument("--photos", default=None, help="a folder of outdoor photos to add to the real photos")
     args = parser.parse_args(argv)
     import torch
 
@@ -141,6 +200,10 @@ def main(argv: list[str] | None = None) -> dict:
     results["weights"] = {"variant": args.variant or "shipped", "sha256": model.card.get("sha256")}
     results["timestamp_error"] = quality(model, args.scenes)
     print({k: v for k, v in results["timestamp_error"].items() if k != "protocol"}, flush=True)
+    photos = real_photos(args.photos)
+    results["photos"] = photo_quality(model, photos)
+    name = "timelapse" if args.variant is None else f"timelapse_{args.variant}"
+    photo_sheet(model, photos, common.RESULTS / f"{name}_photos.jpg")
 
     rows = ["| measurement | device | median | target |", "|---|---|---|---|"]
     for device, sp in results["speed"].items():
@@ -173,10 +236,17 @@ def main(argv: list[str] | None = None) -> dict:
              "| " + " | ".join(f"{hour} h" for hour in te["timestamp_error_by_hour"]) + " |",
              "|" + "---|" * len(te["timestamp_error_by_hour"]),
              "| " + " | ".join(f"{error:.1f}" for error in te["timestamp_error_by_hour"].values()) + " |"]
+    rows += ["", "Real photos the project never trains on, a 48-frame day at 512 px wide, seed 0 "
+             "(`timelapse.photo_day_scores`; each day is in " + f"`bench/results/{name}_photos.jpg`):", "",
+             "| photo | " + " | ".join(f"{k} ({op} {v:g})" for k, (op, v) in PHOTO_TARGETS.items())
+             + " | largest change at (h) |", "|---|" + "---|" * (len(PHOTO_TARGETS) + 1)]
+    for photo, scores in results["photos"].items():
+        rows.append(f"| {photo} | " + " | ".join(f"{scores[k]:g}" for k in PHOTO_TARGETS)
+                    + f" | {scores['largest_change_at_hours']:g} |")
     rows += ["", f"Protocol: {te['protocol']}",
              "", f"Weights: {results['weights']['variant']} (sha256 {results['weights']['sha256']})."]
     # Another variant (a candidate, an ablation) gets its own files: timelapse.{json,md} stay the shipped weights'.
-    write_results("timelapse" if args.variant is None else f"timelapse_{args.variant}", results, rows)
+    write_results(name, results, rows)
     if args.record:
         record_in_card(weights, "benchmark", {
             "command": command_line("timelapse", argv),

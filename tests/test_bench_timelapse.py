@@ -28,6 +28,10 @@ def test_main_writes_results_and_records_them_in_the_card(tmp_path, monkeypatch)
     table = (tmp_path / "timelapse_tiny.md").read_text()       # a variant's own files: the shipped ones stay
     assert "Timestamp error on 1 held-out" in table and f"Weights: tiny (sha256 {digest})" in table
     assert not (tmp_path / "timelapse.md").exists() and results["weights"]["sha256"] == digest
+    assert set(results["photos"]) == {"china.jpg (scikit-learn)", "rocket (scikit-image)"}
+    assert all(0 < r["daytime_sharpness"] and -1 <= r["daytime_structure_ssim"] <= 1
+               for r in results["photos"].values())
+    assert "| rocket (scikit-image) |" in table and (tmp_path / "timelapse_tiny_photos.jpg").is_file()
     written = json.loads(path.with_suffix(".json").read_text())
     assert written["metrics"]["timestamp_error_hours"] == 9.0                       # the export's numbers stay
     recorded = written["metrics"]["benchmark"]

@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -32,10 +33,10 @@ def test_generator_and_discriminator_shapes(tiny_timelapse):
     assert nets["D_B"](fold_time(frames))[-1].dim() == 4
 
 
-@pytest.mark.parametrize("coords", [False, True])
-def test_every_parameter_gets_a_finite_gradient(tiny_timelapse, coords):
+@pytest.mark.parametrize("coords,output", [(False, "pixels"), (True, "pixels"), (True, "affine")])
+def test_every_parameter_gets_a_finite_gradient(tiny_timelapse, coords, output):
     spec, tiny, _, data = tiny_timelapse
-    cfg = dataclasses.replace(tiny, coords=coords)
+    cfg = dataclasses.replace(tiny, coords=coords, output=output)
     nets = spec.build_nets(cfg)
     batch = torch.utils.data.default_collate([data[0], data[1]])
     objective = tl.TimelapseObjective(cfg)
@@ -170,6 +171,57 @@ def test_guided_upsampler_is_the_colour_guided_filter_written_out():
     got = tl.GuidedUpsampler(low, full, r, eps)(frames)
     assert got.shape == (3, 3, 40, 52)
     assert (got - expected).abs().max() < 1e-4
+
+
+def test_affine_output_starts_as_the_photo_and_keeps_its_full_resolution_detail():
+    """output="affine": G_B predicts out = A x + b per pixel; untrained it is the identity, so the frame is the photo
+    itself, at the working resolution in training and at the photo's own resolution in the pipeline."""
+    cfg = dataclasses.replace(registry.get("timelapse").preset("tiny")[0], output="affine")
+    torch.manual_seed(0)
+    G = tl.TimelapseGenerator(cfg).eval()
+    source, times, z = make_batch(cfg)
+    frames = G(source, times, z)
+    torch.testing.assert_close(frames, source[:, :, None].expand_as(frames))
+    pipeline = tl.TimelapsePipeline(G, cfg, torch.device("cpu"))
+    photo = np.random.default_rng(0).integers(0, 256, (150, 210, 3), dtype=np.uint8)    # fine detail everywhere
+    out = pipeline.generate(photo, times=[9.0, 21.0], seed=0)
+    assert out.shape == (2, 150, 210, 3) and np.abs(out.astype(int) - photo).max() <= 1
+    blurry = pipeline.generate(photo, times=[9.0], seed=0, guided=False)[0]         # applied at 32 px, upsampled
+    assert np.abs(blurry.astype(int) - photo).mean() > 20
+
+
+def test_photo_day_scores_of_a_model_that_returns_the_photo_and_of_one_that_blurs_it():
+    cfg = dataclasses.replace(registry.get("timelapse").preset("tiny")[0], output="affine")
+    torch.manual_seed(0)
+    identity = tl.TimelapsePipeline(tl.TimelapseGenerator(cfg), cfg, torch.device("cpu"))   # untrained: the photo
+    photo = cv2.GaussianBlur(np.random.default_rng(0).integers(0, 256, (90, 120, 3), dtype=np.uint8), (3, 3), 0.7)
+    scores = tl.photo_day_scores(identity, photo, width=120)
+    assert scores["daytime_sharpness"] == pytest.approx(1, abs=0.01)
+    assert scores["daytime_structure_ssim"] == pytest.approx(1, abs=0.01)
+    assert scores["noon_over_midnight"] == pytest.approx(1, abs=0.01)
+
+    class Blurry:     # every frame the photo blurred, darker at night, with a jump at 6:00
+        def generate(self, image, times, seed=0):
+            soft = cv2.GaussianBlur(image, (9, 9), 3).astype(np.float32)
+            return np.stack([soft * (1.0 if 6 <= t < 18 else 0.3) for t in times]).round().astype(np.uint8)
+
+    blurry = tl.photo_day_scores(Blurry(), photo, width=120)
+    assert blurry["daytime_sharpness"] < 0.5 and blurry["daytime_structure_ssim"] < 0.9
+    assert blurry["noon_over_midnight"] == pytest.approx(1 / 0.3, rel=0.02)
+    assert blurry["largest_change_at_hours"] in (5.5, 17.5) and blurry["largest_change_over_median"] > 10
+
+
+def test_apply_affine_upsamples_smooth_coefficients_onto_the_image():
+    image = torch.rand(1, 3, 20, 30) * 2 - 1
+    a = torch.tensor([[0.5, 0.2, 0.0], [0.0, 1.0, 0.0], [0.1, 0.0, -1.0]])
+    b = torch.tensor([0.1, -0.2, 0.3])
+    coeffs = torch.cat([a.flatten(), b])[None, :, None, None].expand(2, 12, 4, 6)       # constant, at low res
+    out = tl.apply_affine(coeffs, image)
+    expected = torch.einsum("ki,bihw->bkhw", a, image) + b[:, None, None]
+    assert out.shape == (2, 3, 20, 30)
+    torch.testing.assert_close(out, expected.expand(2, -1, -1, -1))
+    with pytest.raises(ValueError, match="output must be one of"):
+        dataclasses.replace(tl.TimelapseConfig(), output="bilateral")
 
 
 def test_generate_public_surface():
