@@ -277,9 +277,11 @@ def test_synthesize_gives_three_videos_a_download_and_survives_errors(street, tm
         frames, _ = read_video(path)
         assert frames.shape == (t, h, w, 3)
     assert download == output_mp4 and download.endswith(".mp4")
-    assert [caption.split(",")[0] for _, caption in gallery][:3] == ["labels", "output", "hallucinated h"]
+    assert [caption.split(",")[0].split(":")[0] for _, caption in gallery] == [
+        "labels", "output", "hallucinated h", "warped vs hallucinated", "mask m"]
     assert all(image.shape[:2] == (h, w) for image, _ in gallery)
     assert f"rendered {t} frames in" in info and f"{w}x{h}" in info
+    assert "mean occlusion mask after frame 0" in info and "background" in info
     np.testing.assert_array_equal(read_video(labels_mp4)[0].shape, (t, h, w, 3))
 
     # A failed upload and a failed edit change nothing: the same state synthesizes again.
@@ -330,3 +332,12 @@ def test_missing_weights_are_quiet_on_page_load_and_readable_on_use(street, monk
     assert "weights not found" in _error_message(v2v.synthesize, street, 0)
     assert "Weights missing" in common.weights_status("vid2vid")
     assert v2v.work_size() == (128, 256)                       # the demo preset's, without a card
+
+
+def test_mask_overlay_tints_hallucinated_pixels_and_keeps_warped_ones():
+    frames = np.full((2, 4, 4, 3), 100, np.uint8)
+    mask = np.zeros((2, 4, 4), np.uint8)
+    mask[:, :, :2] = 255
+    overlay = v2v.mask_overlay(frames, mask)
+    np.testing.assert_array_equal(overlay[:, :, 2:], frames[:, :, 2:])        # warped: as it is
+    assert (overlay[:, :, :2, 0] > 100).all() and (overlay[:, :, :2, 1] < 100).all()   # magenta

@@ -254,3 +254,18 @@ def test_mechanism_scores_report_the_mask_by_region_and_how_much_styles_differ()
     masks = [scores[k] for k in ("mask_background", "mask_foreground", "mask_newly_visible") if k in scores]
     assert "mask_background" in scores and all(0 <= m <= 1 or np.isnan(m) for m in masks)
     assert all(v >= 0 for k, v in scores.items() if k.startswith("style_difference"))
+
+
+def test_mask_by_region_averages_frames_after_the_first_by_class():
+    labels = np.full((3, 4, 4), 7, np.int64)                   # road
+    labels[:, :2] = 26                                         # car on the top half
+    mask = np.zeros((3, 4, 4), np.uint8)
+    mask[0] = 255                                              # frame 0 does not count
+    mask[1:, :2] = 255                                         # the car is hallucinated, the road warped
+    assert V.mask_by_region(mask, labels) == {"background": 0.0, "foreground": 1.0}
+    new = np.zeros((2, 4, 4), bool)
+    new[:, 2, 0] = True
+    mask[1:, 2, 0] = 255
+    scores = V.mask_by_region(mask, labels, new)
+    assert scores == {"background": 0.0, "foreground": 1.0, "newly_visible": 1.0}
+    assert np.isnan(V.mask_by_region(mask, np.full_like(labels, 7))["foreground"])

@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import registry
 from ..data import cityscapes as cs
+from ..models import vid2vid as V
 from ..video import resize_image, write_mp4
 from ..weights import WeightsError
 from . import common
@@ -487,6 +488,25 @@ def resample_styles(video: StreetVideo | None, seed: int | None = None) -> tuple
 # Synthesis
 
 
+HALLUCINATED_TINT = np.array([255, 0, 255], np.float32)     # magenta: far from every street colour
+
+
+def mask_overlay(frames: np.ndarray, mask: np.ndarray, strength: float = 0.6) -> np.ndarray:
+    """The output frames (T, H, W, 3) tinted magenta by the occlusion mask (T, H, W) m * 255: what is painted anew
+    shows magenta, what is warped from the previous frame shows as it is (paper, eq. 4)."""
+    m = mask[..., None].astype(np.float32) / 255 * strength
+    return (frames.astype(np.float32) * (1 - m) + HALLUCINATED_TINT * m).round().astype(np.uint8)
+
+
+def mask_markdown(mask: np.ndarray, labels: np.ndarray) -> str:
+    """The mean mask on background and foreground classes, and what it means (issue 24: warp against hallucinate)."""
+    by_region = V.mask_by_region(mask, labels)
+    parts = [f"{name} {value:.2f}" for name, value in by_region.items() if not np.isnan(value)]
+    return ("mean occlusion mask after frame 0 (0 = warped from the previous frame, 1 = hallucinated): "
+            + ", ".join(parts) + "; the paper's idea is low on the static background, high where something new "
+            "appears")
+
+
 @user_errors
 def synthesize(video: StreetVideo | None, key_frame=0, progress: gr.Progress = gr.Progress()):  # noqa: B008
     """The whole label video -> (labels MP4, generated MP4, occlusion-mask MP4 or None, key-frame gallery,
@@ -509,10 +529,11 @@ def synthesize(video: StreetVideo | None, key_frame=0, progress: gr.Progress = g
     gallery = [(colors[k], f"labels, frame {k}"), (result.frames[k], "output"),
                (result.hallucinated[k], "hallucinated h")]
     if result.mask is not None:
-        mask_rgb = np.repeat(result.mask[..., None], 3, axis=-1)
-        mask_mp4 = str(write_mp4(mask_rgb, common.output_path("vid2vid-mask", ".mp4"), fps=video.fps))
-        gallery.append((mask_rgb[k], "mask: white = hallucinated, black = warped"))
-        mask_note = f"mean mask {result.mask[1:].mean() / 255:.2f} after frame 0 (0 = all warped)" if n > 1 else ""
+        overlay = mask_overlay(result.frames, result.mask)
+        mask_mp4 = str(write_mp4(overlay, common.output_path("vid2vid-mask", ".mp4"), fps=video.fps))
+        gallery += [(overlay[k], "warped vs hallucinated: magenta = hallucinated"),
+                    (np.repeat(result.mask[k, ..., None], 3, axis=-1), "mask m: white = hallucinated, black = warped")]
+        mask_note = mask_markdown(result.mask, video.labels) if n > 1 else ""
     else:
         mask_note = "no occlusion mask: this model makes every frame on its own (per-frame baseline)"
     h, w = video.labels.shape[1:]
@@ -529,8 +550,9 @@ INTRO = """\
 *Wang et al.: Video-to-Video Synthesis, NeurIPS 2018* ([arXiv 1808.06601](https://arxiv.org/abs/1808.06601)).
 Pick a procedural street, upload a label-map video, or upload a real street video that the segmenter labels.
 **Paint** on a key frame or **replace a class** in every frame, pick **styles**, then **Synthesize**: each frame is
-made from its labels and the two frames made before it, by warping the previous frame where it can (black in the
-occlusion mask) and painting what is newly seen (white).
+made from its labels and the two frames made before it, by warping the previous frame where it can and painting
+what is newly seen. The third video shows which is which: magenta where a pixel is hallucinated, the frame as it is
+where it is warped (the occlusion mask *m*; the key-frame gallery shows it in grey too).
 """
 
 UPLOAD_NOTE = """\
@@ -555,8 +577,10 @@ def about_markdown() -> str:
         "a hallucinated frame *h*, a flow head a flow *w* and an occlusion mask *m*, and the output is "
         "*(1 - m) warp(x<sub>t-1</sub>, w) + m h* (paper, eq. 4). Foreground classes (cars, people, ...) come "
         "from a separate single-frame branch (eq. 5). Coarse-to-fine generator (a global generator plus a local "
-        "enhancer); multi-scale image and video discriminators; per-class style clusters (K-means of an instance "
-        f"encoder's features) give multimodal synthesis. Works at {w}x{h} here."), measured_on="held-out video")
+        "enhancer); a video discriminator at two frame rates; per-class style clusters (K-means of an instance "
+        "encoder's features) give multimodal synthesis. The image discriminator is a *projected* one (Sauer et al. "
+        "2021: small heads on frozen ImageNet EfficientNet-Lite0 features, with DiffAugment), which trained faster "
+        f"than the paper's PatchGAN on this CPU. Works at {w}x{h} here."), measured_on="held-out video")
 
 
 def build(demo: gr.Blocks | None = None) -> None:
@@ -618,12 +642,13 @@ def build(demo: gr.Blocks | None = None) -> None:
         out_labels = gr.Video(label="Labels", autoplay=True, loop=True, interactive=False, elem_id="v2v-out-labels")
         out_video = gr.Video(label="Generated video", autoplay=True, loop=True, interactive=False,
                              elem_id="v2v-output")
-        out_mask = gr.Video(label="Occlusion mask (white = hallucinated, black = warped)", autoplay=True, loop=True,
-                            interactive=False, elem_id="v2v-mask")
+        out_mask = gr.Video(label="Warped or hallucinated (magenta = hallucinated, as is = warped)", autoplay=True,
+                            loop=True, interactive=False, elem_id="v2v-mask")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
-            frame_gallery = gr.Gallery(label="Key frame: labels, output, hallucinated frame, mask", columns=4,
-                                       height=180, interactive=False, elem_id="v2v-keyframe")
+            frame_gallery = gr.Gallery(label="Key frame: labels, output, hallucinated frame, warped vs "
+                                             "hallucinated, mask", columns=5, height=180, interactive=False,
+                                       elem_id="v2v-keyframe")
         with gr.Column(scale=1):
             download = gr.File(label="Download (MP4)", interactive=False, height=110, elem_id="v2v-file")
     with gr.Accordion("About this model", open=False):
