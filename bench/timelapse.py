@@ -13,8 +13,8 @@ Quality: the timestamp error (hours) on held-out procedural scenes: each generat
 ground-truth render of its scene (`timelapse.HourEstimator`, independent of the model; hours whose ground truth
 looks the same, such as a windowless place at night, are not told apart), next to the estimator's own floor (true
 renders in random weather) and two time-blind models.
-Real photos the project never trains on (`REAL_PHOTOS`, and `--photos DIR`): what a user sees, from a 48-frame day
-at 512 px wide (`timelapse.photo_day_scores`): daytime sharpness and structure against the photo, noon against midnight
+Real photos that the time-lapse model never trains on (`real_photos()`, and `--photos DIR`): what a user sees, from a
+48-frame day at 512 px on the longest side (`timelapse.photo_day_scores`): daytime sharpness and structure against the photo, noon against midnight
 brightness, the largest frame-to-frame change against the median one; and a contact sheet of each photo's day
 (bench/results/timelapse_photos.jpg) to look at.
 Choosing a checkpoint (`--compare`): the timestamp error, z from the seed, of each training checkpoint's EMA
@@ -46,7 +46,7 @@ SHEET_HOURS = (0.0, 5.0, 6.0, 9.0, 12.0, 15.0, 18.0, 19.0, 21.0)
 
 
 def real_photos(folder: str | None = None) -> dict[str, np.ndarray]:
-    """Outdoor photos that no training set of the project holds: two that ship inside the installed packages, and
+    """Outdoor photos that the time-lapse model never trains on: two that ship inside the installed packages, and
     every .jpg/.png of `folder` (e.g. the Debian wallpaper photos of lomiri-wallpapers-16.04), at most 1024 px."""
     from PIL import Image
     from skimage import data
@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> dict:
              "| " + " | ".join(f"{hour} h" for hour in te["timestamp_error_by_hour"]) + " |",
              "|" + "---|" * len(te["timestamp_error_by_hour"]),
              "| " + " | ".join(f"{error:.1f}" for error in te["timestamp_error_by_hour"].values()) + " |"]
-    rows += ["", "Real photos the project never trains on, a 48-frame day at 512 px wide, seed 0 "
+    rows += ["", "Real photos the time-lapse model never trains on, a 48-frame day at 512 px (longest side), seed 0 "
              "(`timelapse.photo_day_scores`; each day is in " + f"`bench/results/{name}_photos.jpg`):", "",
              "| photo | " + " | ".join(f"{k} ({op} {v:g})" for k, (op, v) in PHOTO_TARGETS.items())
              + " | largest change at (h) |", "|---|" + "---|" * (len(PHOTO_TARGETS) + 1)]

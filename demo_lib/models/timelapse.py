@@ -655,14 +655,17 @@ DAYTIME = (7.0, 17.0)                           # the hours whose frames should 
 
 def photo_day_scores(pipeline: TimelapsePipeline, photo: np.ndarray, seed: int = 0,
                      width: int = 512) -> dict[str, float]:
-    """What a user sees on a real photo (issue 25), from a 48-frame day (`DAY_48`) made at `width` pixels wide:
+    """What a user sees on a real photo (issue 25), from a 48-frame day (`DAY_48`) made at `width` pixels on the
+    photo's longest side:
 
       daytime_sharpness: mean Sobel gradient magnitude of the frames from 7:00 to 17:00 over the photo's
-        (`metrics.sharpness`; 1 = all of the photo's detail kept).
+        (`metrics.sharpness`; 1 = as much detail as the photo; it scales with contrast, so a frame that is rightly
+        dimmer than the photo, early or late in the day, scores a little lower).
       daytime_structure_ssim: SSIM of frame and photo luma after matching the frame's global mean and contrast to the
         photo's (the hour may change brightness and contrast; the picture's structure should stay), same frames.
       noon_over_midnight: mean luma at 12:00 over that at 0:00.
-      largest_change_over_median: the largest mean |frame_(t+1) - frame_t| (grey levels) of the 47 steps over their
+      largest_change_over_median: the largest mean |frame_(t+1) - frame_t| (grey levels) of the 47 steps within the
+        day (23:30 -> 0:00 is not one of them) over their
         median, with the step it happens at (largest_change_at_hours, the earlier frame's hour): does dawn jump?
     """
     from ..metrics import sharpness, ssim

@@ -838,8 +838,8 @@ def tiny() -> tuple[Vid2VidConfig, TrainConfig]:
 def demo() -> tuple[Vid2VidConfig, TrainConfig]:
     # 5 frames: the video D at frame steps 1 and 2 sees 3 windows and 1 window of 3 frames. The image D is the
     # projected one (projected.py: heads on frozen EfficientNet-Lite0 features, DiffAugment), which beat the paper's
-    # PatchGAN at equal CPU time (`demo_patch_d`; weights/vid2vid/README.md). ~5.5 s/step on one thread beside other
-    # work; the shipped weights are about 1500 steps (8700 s), trained as one run resumed twice.
+    # PatchGAN at equal CPU time (`demo_patch_d`; weights/vid2vid/README.md). ~6 s/step on one thread beside other
+    # work; the shipped weights are 1437 steps (8700 s), one run resumed twice.
     return (Vid2VidConfig(frames=5, d_type="projected"),
             TrainConfig(steps=1500, batch_size=1, log_every=10, ckpt_every=100))
 
@@ -852,7 +852,8 @@ def demo_per_frame() -> tuple[Vid2VidConfig, TrainConfig]:
 
 def demo_patch_d() -> tuple[Vid2VidConfig, TrainConfig]:
     # The ablation: `demo` with the paper's multi-scale PatchGAN as the image D (and its feature matching), the
-    # shipped recipe until issue 24. At equal CPU time it lost on every measure but sharpness, and its sky went dark
+    # shipped recipe until issue 24 (then for 500 steps: steps=500; the old per-frame baseline adds past_frames=0
+    # use_flow=false lambda_video=0). At equal CPU time it lost on every measure but sharpness, and its sky went dark
     # after 3600 s (weights/vid2vid/README.md).
     cfg, train = demo()
     return dataclasses.replace(cfg, d_type="patch"), train
