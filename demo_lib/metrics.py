@@ -42,15 +42,21 @@ def psnr(a: torch.Tensor, b: torch.Tensor, data_range: float = 2.0, reduction: s
     return _reduce(10 * torch.log10(data_range**2 / mse), reduction)
 
 
+def luma(images: Images) -> torch.Tensor:
+    """Rec. 601 luma in grey levels of 255, float64 (B, 1, H, W). images: uint8 (N, H, W, 3), or float (B, 3, H, W)
+    in [-1, 1]."""
+    x = (_as_image_batch(images).double() + 1) * 127.5                             # (B, 3, H, W) in [0, 255]
+    return (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).unsqueeze(1)
+
+
 def sharpness(images: Images) -> float:
     """Mean Sobel gradient magnitude of the luma, averaged over pixels and images: how much fine detail there is.
     Reported as a ratio, generated over real (1 = as much detail as the real frames; a blurry GAN scores well
     below 1). images: uint8 (N, H, W, 3), or float (B, 3, H, W) in [-1, 1]."""
-    x = _as_image_batch(images).double()                                           # (B, 3, H, W) in [-1, 1]
-    luma = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).unsqueeze(1) * 127.5   # grey levels of 255
-    kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], dtype=luma.dtype) / 8
-    gx = F.conv2d(luma, kx.view(1, 1, 3, 3))
-    gy = F.conv2d(luma, kx.t().reshape(1, 1, 3, 3))
+    y = luma(images)
+    kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], dtype=y.dtype) / 8
+    gx = F.conv2d(y, kx.view(1, 1, 3, 3))
+    gy = F.conv2d(y, kx.t().reshape(1, 1, 3, 3))
     return float(torch.sqrt(gx ** 2 + gy ** 2).mean())
 
 

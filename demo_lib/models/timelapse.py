@@ -668,18 +668,14 @@ def photo_day_scores(pipeline: TimelapsePipeline, photo: np.ndarray, seed: int =
         day (23:30 -> 0:00 is not one of them) over their
         median, with the step it happens at (largest_change_at_hours, the earlier frame's hour): does dawn jump?
     """
-    from ..metrics import sharpness, ssim
+    from ..metrics import luma, sharpness, ssim
 
     photo = fit_within(as_rgb_uint8(photo), width)
     frames = pipeline.generate(photo, DAY_48, seed=seed)                           # (48, H, W, 3) uint8
     hours = np.asarray(DAY_48)
     day = (hours >= DAYTIME[0]) & (hours <= DAYTIME[1])
 
-    def luma(x: np.ndarray) -> torch.Tensor:                                        # (..., H, W, 3) -> (N, 1, H, W)
-        y = torch.from_numpy(x.reshape(-1, *x.shape[-3:]).astype(np.float32)) @ torch.tensor([0.299, 0.587, 0.114])
-        return y.unsqueeze(1)
-
-    photo_y, frames_y = luma(photo), luma(frames[day])
+    photo_y, frames_y = luma(photo[None]), luma(frames[day])                         # (N, 1, H, W), grey levels
     mean, std = frames_y.mean(dim=(1, 2, 3), keepdim=True), frames_y.std(dim=(1, 2, 3), keepdim=True)
     matched = (frames_y - mean) / std.clamp_min(1e-3) * photo_y.std() + photo_y.mean()
     structure = ssim(matched, photo_y.expand_as(matched), data_range=255.0)
