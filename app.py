@@ -10,12 +10,31 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import signal
+import tempfile
 
-import gradio as gr
+# Run as a program, the app keeps Gradio's cache (uploads, served outputs) in a folder of its own, removed when it
+# stops; Gradio reads the variable when it is imported. (Set GRADIO_TEMP_DIR yourself to keep the files.)
+OWN_CACHE = __name__ == "__main__" and "GRADIO_TEMP_DIR" not in os.environ
+if OWN_CACHE:
+    os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="vsl-gradio-")
 
-from demo_lib.ui import inbetween_tab, munit_video_tab, timelapse_tab, vid2vid_tab
+import gradio as gr  # noqa: E402
+
+from demo_lib.ui import common, inbetween_tab, munit_video_tab, timelapse_tab, vid2vid_tab  # noqa: E402
 
 MAX_UPLOAD = "25mb"
+QUEUE_MAX = 64                   # requests waiting at once; beyond it a client is told the queue is full
+# Gradio keeps each browser or API session (its states, its copy of the page config) for an hour after it closes, and
+# an API client may never close one: past this many, the least recently used session is dropped (its user picks the
+# photo again). With the tabs' states expiring (common.STATE_TTL_S) memory stays bounded: 40 API sessions once grew
+# the app by 220 MB (issue 28, tests/test_app_soak.py).
+SESSION_CAPACITY = 16
+# Every 10 minutes Gradio deletes the files it cached for the page (uploads, outputs) once they are an hour old,
+# and all of them when the app stops.
+DELETE_CACHE = (600, 3600)
 
 HEADER = """\
 # Video Synthesis Lab
@@ -34,7 +53,7 @@ Research demos of four video-synthesis GANs, re-implemented from their papers an
 Everything runs on this machine; uploads stay here and are limited to 25 MB.
 """
 
-with gr.Blocks(title="Video Synthesis Lab", analytics_enabled=False) as demo:
+with gr.Blocks(title="Video Synthesis Lab", analytics_enabled=False, delete_cache=DELETE_CACHE) as demo:
     gr.Markdown(HEADER)
     with gr.Tab("Time-lapse from one photo", id="timelapse"):
         timelapse_tab.build(demo)
@@ -47,7 +66,12 @@ with gr.Blocks(title="Video Synthesis Lab", analytics_enabled=False) as demo:
 
 # One job at a time per event group: the machine may have 2 CPU cores. The slider's frames and the day-cycle
 # renders are separate groups (see the tab), so a long render does not freeze the slider.
-demo.queue(default_concurrency_limit=1)
+demo.queue(default_concurrency_limit=1, max_size=QUEUE_MAX)
+
+
+def _stop(signum, frame):
+    # `kill` (SIGTERM) stops the app as Ctrl-C does, so the temporary files are removed on the way out.
+    raise KeyboardInterrupt
 
 
 def main() -> None:
@@ -56,9 +80,15 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, _stop)
     print(f"Video Synthesis Lab on http://{args.host}:{args.port}", flush=True)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_UPLOAD,
-                show_error=True)
+    try:
+        demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_UPLOAD,
+                    show_error=True, state_session_capacity=SESSION_CAPACITY)
+    finally:
+        common.remove_cached_files(demo)
+        if OWN_CACHE:
+            shutil.rmtree(os.environ["GRADIO_TEMP_DIR"], ignore_errors=True)
 
 
 if __name__ == "__main__":

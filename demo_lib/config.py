@@ -3,18 +3,64 @@
 Every model has a frozen dataclass config; training has one shared `TrainConfig`. Presets are plain functions at
 the end of each model's file that return both. This module turns configs into JSON and back, and applies `--key=value`
 overrides checked against the dataclass fields (type-converted, unknown keys rejected), so a mistyped flag fails
-loudly instead of being ignored.
+loudly instead of being ignored. Value ranges are checked when a config is built (`check_ranges`, called from a
+config's `__post_init__`), so `batch_size=0` or `lr_g=nan` is refused with its name before anything trains.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 C = TypeVar("C")
+
+# A field's range: a test of its value, and how the message words the range.
+Rule = tuple[Callable[[Any], bool], str]
+
+
+def at_least(low: float) -> Rule:
+    """A finite number >= `low` (NaN and infinity fail: they would train silently into NaNs or never stop)."""
+    return (lambda v: math.isfinite(v) and v >= low), f">= {low:g}"
+
+
+def fraction() -> Rule:
+    """A number in [0, 1): decays and Adam's betas (1 would freeze the average at its start)."""
+    return (lambda v: 0 <= v < 1), "in [0, 1)"
+
+
+def multiple_of(m: int) -> Rule:
+    """A positive multiple of `m` (input sides of nets that halve them log2(m) times)."""
+    return (lambda v: v >= m and v % m == 0), f"a positive multiple of {m}"
+
+
+def loss_weights(cfg: Any) -> dict[str, Rule]:
+    """Every `lambda_*` field of a model config: a finite weight >= 0 (0 switches its term off)."""
+    return {f.name: at_least(0) for f in dataclasses.fields(cfg) if f.name.startswith("lambda_")}
+
+
+def check_ranges(cfg: Any, rules: dict[str, Rule]) -> None:
+    """Raise ValueError naming every field of `cfg` outside its range, with its value and the range.
+
+    Called from a config's `__post_init__`, so no config out of range can exist, whichever road built it (a preset,
+    a command-line override, a checkpoint's JSON): a bad value is reported by name, not as a ZeroDivisionError or a
+    run of NaNs later.
+    """
+    problems = []
+    for name, (ok, expected) in rules.items():
+        value = getattr(cfg, name)
+        try:
+            good = bool(ok(value))
+        except TypeError:  # a value of the wrong type, given to the constructor directly
+            good = False
+        if not good:
+            problems.append(f"{name}={value!r} (must be {expected})")
+    if problems:
+        raise ValueError(f"{type(cfg).__name__} setting(s) out of range: {'; '.join(problems)}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +91,24 @@ class TrainConfig:
     data_root: str = ""               # optional real data folder(s); model-specific meaning, '' = procedural only
     time_limit_s: float = 0.0         # stop early, with a checkpoint, after this many seconds of training; 0 = none
 
+    def __post_init__(self) -> None:
+        check_ranges(self, {
+            "steps": at_least(1),
+            "batch_size": at_least(1),
+            "lr_g": at_least(0),              # 0 is a frozen G (tests of models without a D use it)
+            "lr_d": at_least(0),
+            "betas": ((lambda b: len(b) == 2 and all(0 <= x < 1 for x in b)), "two numbers in [0, 1)"),
+            "lr_decay_from": at_least(0),
+            "ema_decay": fraction(),
+            "d_warmup_steps": at_least(0),
+            "grad_clip": at_least(0),
+            "seed": ((lambda v: 0 <= v < 2**32), "in [0, 2**32): seeds also go to numpy"),
+            "num_workers": at_least(0),
+            "log_every": at_least(1),
+            "ckpt_every": at_least(0),
+            "time_limit_s": at_least(0),
+        })
+
 
 def smoke_test_training(batch_size: int = 2) -> TrainConfig:
     """The `tiny` presets' training: two steps, every step logged, no checkpoints; a short EMA so it moves."""
@@ -70,7 +134,7 @@ def _convert(value: Any, annotation: Any, name: str) -> Any:
         item_types = args if args and args[-1] is not Ellipsis else (args[0],) * len(value)
         if len(item_types) != len(value):
             raise ValueError(f"{name}: expected {len(item_types)} values, got {len(value)}")
-        return tuple(_convert(v, t, name) for v, t in zip(value, item_types))
+        return tuple(_convert(v, t, name) for v, t in zip(value, item_types, strict=True))
     if annotation is bool:
         if isinstance(value, bool):
             return value

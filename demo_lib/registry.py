@@ -61,7 +61,10 @@ def inference_weights(spec: ModelSpec, state: dict[str, Any]) -> tuple[dict[str,
 
 def pipeline_from_checkpoint(path: str | Path, device: torch.device | str | None = "cpu") -> Any:
     """A training checkpoint's inference pipeline, to compare checkpoints before one is exported (train.export)."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    from .trainer import read_checkpoint, verify_checkpoint
+
+    verify_checkpoint(path)
+    state = read_checkpoint(path)
     spec = get(state["model"])
     if spec.finalize is not None:
         raise ValueError(f"{spec.name} computes part of its weights at export: export the run, then load the file")

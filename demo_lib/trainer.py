@@ -10,7 +10,9 @@ turns `requires_grad` on for that phase's networks only, computes the loss under
 phase's Adam optimizer, and at the end of the step updates the EMA copies of the generators.
 
 Also here: deterministic batches indexed by step (so resume is exact), checkpoints loadable with
-`torch.load(weights_only=True)`, a JSONL log, a tqdm bar, and DistributedDataParallel under `torchrun`
+`torch.load(weights_only=True)` with their sha256 beside them (`checkpoint.pt.sha256`, checked on resume; a wrong
+file is a `CheckpointError` that says what is wrong and what to do), a JSONL log that a resume continues without
+repeating steps, a tqdm bar, and DistributedDataParallel under `torchrun`
 (gloo on CPU, NCCL on GPU), where each phase sees DDP wrappers for the networks it trains and plain modules for
 the rest (a frozen network inside DDP would wait forever for gradients that never come).
 """
@@ -23,8 +25,9 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -34,6 +37,103 @@ from tqdm.auto import tqdm
 
 from .config import TrainConfig, to_dict
 from .device import amp_dtype, autocast, best_device
+from .weights import sha256_of
+
+CHECKPOINT_KEYS = ("step", "model", "model_config", "train_config", "nets", "ema", "optimizers", "scaler", "rng_cpu")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be resumed (missing, damaged, unreadable, another model's or another
+    configuration's); the message says what is wrong and what to do."""
+
+
+def checksum_path(path: str | Path) -> Path:
+    """Where a checkpoint's sha256 is kept: `<name>.sha256` beside it, in `sha256sum` format."""
+    path = Path(path)
+    return path.with_name(path.name + ".sha256")
+
+
+def _read_checksums(path: Path) -> list[str]:
+    """The digests the sha256 file of `path` accepts (none when there is no such file)."""
+    target = checksum_path(path)
+    if not target.is_file():
+        return []
+    return [line.split()[0] for line in target.read_text().splitlines() if line.strip()]
+
+
+def _write_checksums(path: Path, digests: list[str]) -> None:
+    """Write the sha256 file of `path` atomically, one `<digest>  <name>` line per accepted digest."""
+    target = checksum_path(path)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text("".join(f"{digest}  {path.name}\n" for digest in dict.fromkeys(digests)))
+    tmp.replace(target)
+
+
+def _checkpoint_file(path: str | Path) -> Path:
+    """`path`, if it can be a checkpoint at all: an existing, non-empty file that is not exported weights."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}: give the checkpoint.pt of a run folder")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path} is empty (0 bytes): a copy or a save that did not finish. Resume from "
+                              f"another checkpoint or start the run again")
+    if path.suffix == ".safetensors":
+        raise CheckpointError(f"{path} is an exported weights file (the inference net only, no optimizers), not a "
+                              f"training checkpoint: start a new run from it with --init instead")
+    return path
+
+
+def verify_checkpoint(path: str | Path) -> bool:
+    """Compare a checkpoint with the sha256 written beside it when it was saved.
+
+    True when it matches; False when there is no sha256 file (a checkpoint saved before they were written, or copied
+    without it): nothing to compare with. Raises CheckpointError when it differs: torch.load reads most flipped
+    bytes without a word, and training would go on from damaged weights.
+    """
+    path = _checkpoint_file(path)
+    accepted = _read_checksums(path)
+    if not accepted:
+        return False
+    actual = sha256_of(path)
+    if actual in accepted:
+        return True
+    kept = sorted(path.parent.glob(f"{path.stem}-*.pt"), key=lambda p: p.stat().st_mtime)
+    other = (f"resume from a kept checkpoint beside it ({', '.join(p.name for p in kept[-3:])})" if kept
+             else "start the run again (keep_checkpoints=true keeps every checkpoint to fall back on)")
+    raise CheckpointError(
+        f"{path} is damaged: its sha256 {actual[:12]}... is not the {accepted[0][:12]}... written in "
+        f"{checksum_path(path).name} when it was saved (flipped or missing bytes, or the file was changed since). "
+        f"Do not resume from it: {other}. Only if you changed it on purpose and trust it, delete "
+        f"{checksum_path(path).name} to resume without the check.")
+
+
+def read_checkpoint(path: str | Path, map_location: torch.device | str = "cpu") -> dict[str, Any]:
+    """Load a checkpoint (weights_only) and check that it is one: CheckpointError for a missing, empty, truncated
+    or foreign file, instead of whichever exception torch.load happens to raise. Does not check the sha256
+    (`verify_checkpoint` does)."""
+    path = _checkpoint_file(path)
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except MemoryError:
+        raise
+    except Exception as exc:  # every kind of damage has its own exception (EOFError, RuntimeError from the zip
+        # reader, UnicodeDecodeError, KeyError, UnpicklingError, ...): all mean the same thing here
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0].split(". ")[0][:160]
+        raise CheckpointError(f"{path} cannot be read as a training checkpoint ({reason}): it is truncated, damaged "
+                              f"or not a checkpoint. Resume from another checkpoint or start the run again") from exc
+    missing = [k for k in CHECKPOINT_KEYS if k not in state] if isinstance(state, dict) else list(CHECKPOINT_KEYS)
+    if missing:
+        raise CheckpointError(f"{path} is not a training checkpoint of this project (it has no {', '.join(missing)}):"
+                              f" give the checkpoint.pt of a run folder")
+    return state
+
+
+def _config_changes(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """'key saved -> current' for every setting that differs between two JSON-ready configs."""
+    saved, current = json.loads(json.dumps(saved)), json.loads(json.dumps(current))
+    absent = "(unset)"
+    return [f"{k} {saved.get(k, absent)} -> {current.get(k, absent)}" for k in sorted(set(saved) | set(current))
+            if saved.get(k, absent) != current.get(k, absent)]
 
 
 class StepState:
@@ -220,9 +320,9 @@ class GANTrainer:
         if self.cfg.ema_ramp:
             decay = min(decay, (1 + self.step) / (10 + self.step))
         for name, ema in self.ema.items():
-            for p_ema, p in zip(ema.parameters(), self.nets[name].parameters()):
+            for p_ema, p in zip(ema.parameters(), self.nets[name].parameters(), strict=True):
                 p_ema.lerp_(p.detach(), 1 - decay)
-            for b_ema, b in zip(ema.buffers(), self.nets[name].buffers()):
+            for b_ema, b in zip(ema.buffers(), self.nets[name].buffers(), strict=True):
                 b_ema.copy_(b)
 
     # -- the loop --------------------------------------------------------------------------------------------
@@ -231,6 +331,12 @@ class GANTrainer:
             on_log: Callable[[int, dict[str, float]], None] | None = None) -> list[dict[str, float]]:
         """Train until `steps` (default cfg.steps) total steps; returns the logged rows. Resumes from self.step."""
         total = self.cfg.steps if steps is None else steps
+        self.check_steps(total)
+        if self.step > 0:  # resumed: the steps after the checkpoint are trained, and logged, again
+            dropped = self._drop_log_rows_after(self.step)
+            if dropped:
+                print(f"log.jsonl: dropped {dropped} row(s) after step {self.step}, the checkpoint this run resumes "
+                      f"from (they are logged again)", flush=True)
         sampler = StepBatchSampler(len(self.dataset), self.cfg.batch_size, self.step, total, self.cfg.seed,
                                    self.rank, self.world)
         # The loader gets its own generator: by default it draws a seed from the global RNG when it starts, which
@@ -303,21 +409,103 @@ class GANTrainer:
         path = Path(path) if path else self.run_dir / "checkpoint.pt"
         tmp = path.with_suffix(".tmp")
         torch.save(self.checkpoint_state(), tmp)
-        tmp.replace(path)  # atomic: a crash mid-write never leaves a broken checkpoint
+        digest = sha256_of(tmp)
+        # No rename swaps two files at once: while the new checkpoint replaces the old one (atomic: a crash
+        # mid-write never leaves a broken checkpoint), the sha256 file accepts both, so a kill at any moment
+        # leaves a checkpoint that verifies.
+        _write_checksums(path, [digest, *(_read_checksums(path) if path.is_file() else [])])
+        tmp.replace(path)
+        _write_checksums(path, [digest])
         if self.cfg.keep_checkpoints:  # the same bytes, not serialised twice
-            shutil.copyfile(path, path.with_name(f"{path.stem}-{self.step}.pt"))
+            kept = path.with_name(f"{path.stem}-{self.step}.pt")
+            shutil.copyfile(path, kept)
+            _write_checksums(kept, [digest])
         return path
 
     def load_checkpoint(self, path: str | Path) -> None:
-        state = torch.load(path, map_location=self.device, weights_only=True)
-        for n, m in self.nets.items():
-            m.load_state_dict(state["nets"][n])
-        for n, m in self.ema.items():
-            m.load_state_dict(state["ema"][n])
-        for n, o in self.optimizers.items():
-            o.load_state_dict(state["optimizers"][n])
-        self.scaler.load_state_dict(state["scaler"])
+        """Continue from a checkpoint of this model with networks of the same shapes.
+
+        Raises CheckpointError before anything is changed when the file is damaged (its sha256 differs from the
+        one saved beside it), unreadable, another model's, or made with model settings that give other tensors
+        (another preset); says so when model settings differ but fit (a changed loss weight, say).
+        """
+        verified = verify_checkpoint(path)
+        state = read_checkpoint(path, self.device)
+        if self.model_name and state["model"] != self.model_name:
+            raise CheckpointError(f"{path} is a checkpoint of {state['model']!r}, and this run trains "
+                                  f"{self.model_name!r}: give a checkpoint of a {self.model_name} run")
+        changes = _config_changes(state["model_config"], self.model_config)
+        problems = self._mismatches(state)
+        if problems:
+            shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
+            settings = (f"it was saved with other model settings (checkpoint -> this run: {', '.join(changes)})"
+                        if changes
+                        else "its networks differ from this run's")
+            raise CheckpointError(f"{path} does not fit this run's networks ({shown}): {settings}. Resume with the "
+                                  f"preset and settings it was trained with (its run folder's config.json)")
+        try:
+            for n, m in self.nets.items():
+                m.load_state_dict(state["nets"][n])
+            for n, m in self.ema.items():
+                m.load_state_dict(state["ema"][n])
+            for n, o in self.optimizers.items():
+                o.load_state_dict(state["optimizers"][n])
+            self.scaler.load_state_dict(state["scaler"])
+        except (RuntimeError, ValueError, KeyError) as exc:  # what the shape check above cannot see
+            raise CheckpointError(f"{path} does not fit this run: {str(exc).splitlines()[0]}") from exc
         torch.set_rng_state(state["rng_cpu"].cpu())
         if "rng_cuda" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all([s.cpu() for s in state["rng_cuda"]])
         self.step = int(state["step"])
+        if self.rank == 0:
+            if not verified:
+                print(f"note: {path} has no {checksum_path(path).name} beside it (saved before checksums were "
+                      f"written, or copied without it): its integrity is not checked", flush=True)
+            if changes:
+                print(f"note: resuming with model settings that differ from the checkpoint's (checkpoint -> this "
+                      f"run): {', '.join(changes)}", flush=True)
+
+    def _mismatches(self, state: dict[str, Any]) -> list[str]:
+        """How a checkpoint's networks and optimizers differ from this trainer's: other names, missing or extra
+        tensors, other shapes. Empty when it loads."""
+        problems = []
+        for group, own in (("nets", self.nets), ("ema", self.ema), ("optimizers", self.optimizers)):
+            theirs = state[group]
+            if set(theirs) != set(own):
+                problems.append(f"{group} {sorted(theirs)} instead of {sorted(own)}")
+                continue
+            if group == "optimizers":
+                continue
+            for name, net in own.items():
+                mine, saved = net.state_dict(), theirs[name]
+                for key in sorted(set(mine) ^ set(saved)):
+                    problems.append(f"{name}.{key} {'missing' if key in mine else 'not in this net'}")
+                problems += [f"{name}.{key} {tuple(saved[key].shape)} instead of {tuple(value.shape)}"
+                             for key, value in mine.items() if key in saved and saved[key].shape != value.shape]
+        return problems
+
+    def check_steps(self, total: int) -> None:
+        """A run cannot train to fewer steps than it has: `steps` counts every step, not the steps to add."""
+        if total < self.step:
+            raise ValueError(f"steps={total} is below step {self.step}, which this run has already reached: steps "
+                             f"counts every step of the run, not the steps to add; give steps={self.step} or more")
+
+    def _drop_log_rows_after(self, step: int) -> int:
+        """Drop log.jsonl rows after `step` (and a last line cut short), before training from `step` logs those
+        steps again: the rows a killed run wrote after its last checkpoint. Returns how many were dropped."""
+        log = self.run_dir / "log.jsonl"
+        if self.rank != 0 or not log.is_file():
+            return 0
+        lines = log.read_text().splitlines()
+        kept = []
+        for line in lines:
+            try:
+                if int(json.loads(line)["step"]) <= step:
+                    kept.append(line)
+            except (ValueError, KeyError, TypeError):  # a line cut short by the kill
+                pass
+        if len(kept) < len(lines):
+            tmp = log.with_suffix(".tmp")
+            tmp.write_text("".join(line + "\n" for line in kept))
+            tmp.replace(log)
+        return len(lines) - len(kept)

@@ -10,12 +10,14 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import re
+import struct
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 # Refuse absurd inputs before decoding them (a decompression bomb or a 100-megapixel photo would stall the CPU).
 MAX_IMAGE_PIXELS = 40_000_000
@@ -91,14 +93,102 @@ def unfold_time(frames: torch.Tensor, batch: int) -> torch.Tensor:
 # Validation of user input: every path from the outside world goes through one of these.
 
 
+# Pictures are converted in strips of about this many pixels: a 40-megapixel RGBA upload then costs its decoded
+# copy and the uint8 result, not gigabytes of full-size float32 temporaries (issue 28 measured 1.7 GB).
+_STRIP_PIXELS = 1 << 18
+_SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
+
+
+def _composite_on_white(rgba: np.ndarray) -> np.ndarray:
+    """uint8 (..., 4) -> uint8 (..., 3): alpha over white, rounded, in integers.
+
+    (rgb * a + 255 * (255 - a)) / 255 needs at most 255 * 255 + 127 < 2**16, so uint16 holds it exactly; the
+    result is the float formula's, rounded (x / 255 is never exactly halfway for an integer x).
+    """
+    alpha = rgba[..., 3:4].astype(np.uint16)
+    blended = rgba[..., :3] * alpha                                       # in place from here: few temporaries
+    blended += 255 * (255 - alpha)
+    blended += 127
+    blended //= 255
+    return blended.astype(np.uint8)
+
+
+def _sixteen_to_eight(values: np.ndarray) -> np.ndarray:
+    """Integers in [0, 65535] -> uint8, 65535 -> 255 (rounded), as a 16-bit PNG or TIFF is meant to be shown."""
+    return ((values.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+
+
+def _pil_to_rgb_uint8(image: Image.Image, what: str) -> np.ndarray:
+    """A Pillow image of any mode -> uint8 RGB (H, W, 3), converted strip by strip (see _STRIP_PIXELS).
+
+    Alpha (RGBA, LA, PA, palette transparency) is composited on white. 16-bit greyscale (I;16*) is scaled to
+    8 bits: Pillow's own convert() clips it, so a 16-bit PNG came out white. Mode I has no bit depth of its own
+    (Pillow uses it for 16-bit data from some writers, and for 32-bit integers): values up to 255 are taken as
+    8-bit, up to 65535 as 16-bit, anything else is refused. Mode F (floats) follows as_rgb_uint8's rule for
+    float arrays: [0, 1] is scaled to 255, otherwise values are clipped to [0, 255].
+    """
+    mode = image.mode
+    to_rgb: Callable[[Image.Image], np.ndarray]
+    if mode == "RGB":
+        def to_rgb(strip):
+            return np.asarray(strip)
+    elif mode == "L":
+        def to_rgb(strip):
+            return np.repeat(np.asarray(strip)[..., None], 3, axis=-1)
+    elif mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and image.has_transparency_data):
+        def to_rgb(strip):
+            return _composite_on_white(np.asarray(strip.convert("RGBA")))
+    elif mode in _SIXTEEN_BIT_MODES or mode in ("I", "F"):
+        low, high = image.getextrema()
+        if mode == "I" and (low < 0 or high > 65535):
+            raise MediaError(f"The {what} has 32-bit pixel values ({low} to {high}); save it as an 8- or 16-bit "
+                             f"picture.")
+        if mode == "F" and not (np.isfinite(low) and np.isfinite(high)):
+            raise MediaError(f"The {what} has non-numeric or non-finite pixel values.")
+
+        def to_gray(strip: Image.Image) -> np.ndarray:
+            values = np.asarray(strip)
+            if mode == "F":
+                return np.clip(values * 255.0 if high <= 1.0 else values, 0, 255).round().astype(np.uint8)
+            return _sixteen_to_eight(values) if mode != "I" or high > 255 else values.astype(np.uint8)
+
+        def to_rgb(strip):
+            return np.repeat(to_gray(strip)[..., None], 3, axis=-1)
+    else:  # 1, P without transparency, CMYK, YCbCr, LAB, HSV: Pillow's own conversion is exact enough
+        def to_rgb(strip):
+            return np.asarray(strip.convert("RGB"))
+    w, h = image.size
+    out = np.empty((h, w, 3), np.uint8)
+    rows = max(1, _STRIP_PIXELS // max(w, 1))
+    for y0 in range(0, h, rows):
+        out[y0:y0 + rows] = to_rgb(image.crop((0, y0, w, min(h, y0 + rows))))
+    return out
+
+
+def _check_size(h: int, w: int, min_side: int, what: str) -> None:
+    """MediaError if a picture of h x w pixels is under `min_side` per side or over MAX_IMAGE_PIXELS."""
+    if min(h, w) < min_side:
+        raise MediaError(f"The {what} is too small ({w}x{h} pixels); it needs at least {min_side} pixels per side.")
+    if h * w > MAX_IMAGE_PIXELS:
+        raise MediaError(
+            f"The {what} is too large ({w}x{h} = {h * w / 1e6:.0f} megapixels); the limit is "
+            f"{MAX_IMAGE_PIXELS / 1e6:.0f} megapixels. Please downscale it first."
+        )
+
+
 def as_rgb_uint8(image: np.ndarray | Image.Image, min_side: int = 8, what: str = "image") -> np.ndarray:
     """Coerce a user image to uint8 RGB (H, W, 3), or raise MediaError with a readable reason.
 
     Grayscale is expanded to 3 channels and alpha is composited on white, since both are common and harmless;
-    tiny, empty, huge or non-numeric inputs are refused.
+    16-bit values (uint16 arrays, 16-bit Pillow modes) are scaled to 8 bits; tiny, empty, huge or non-numeric
+    inputs are refused. A Pillow image is checked for size before it is converted, and converted in strips.
     """
     if isinstance(image, Image.Image):
-        image = np.asarray(image.convert("RGBA") if image.mode in ("RGBA", "LA", "P") else image.convert("RGB"))
+        w, h = image.size
+        if w * h == 0:
+            raise MediaError(f"The {what} is empty.")
+        _check_size(h, w, min_side, what)
+        return _pil_to_rgb_uint8(image, what)
     if not isinstance(image, np.ndarray):
         raise MediaError(f"The {what} could not be read (got {type(image).__name__}).")
     if image.size == 0:
@@ -109,32 +199,37 @@ def as_rgb_uint8(image: np.ndarray | Image.Image, min_side: int = 8, what: str =
         image = np.stack([image] * 3, axis=-1)
     if image.ndim != 3 or image.shape[2] not in (3, 4):
         raise MediaError(f"The {what} must be an RGB picture; got an array of shape {tuple(image.shape)}.")
+    if image.dtype == np.uint16:
+        image = _sixteen_to_eight(image)
     if image.dtype != np.uint8:
         if np.issubdtype(image.dtype, np.floating) and np.isfinite(image).all() and image.max() <= 1.0:
             image = image * 255.0
         if not np.issubdtype(image.dtype, np.number) or not np.isfinite(image).all():
             raise MediaError(f"The {what} has non-numeric or non-finite pixel values.")
         image = np.clip(image, 0, 255).astype(np.uint8)
-    if image.shape[2] == 4:  # composite alpha over white
-        alpha = image[..., 3:4].astype(np.float32) / 255.0
-        image = (image[..., :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)).round().astype(np.uint8)
     h, w = image.shape[:2]
-    if min(h, w) < min_side:
-        raise MediaError(f"The {what} is too small ({w}x{h} pixels); it needs at least {min_side} pixels per side.")
-    if h * w > MAX_IMAGE_PIXELS:
-        raise MediaError(
-            f"The {what} is too large ({w}x{h} = {h * w / 1e6:.0f} megapixels); the limit is "
-            f"{MAX_IMAGE_PIXELS / 1e6:.0f} megapixels. Please downscale it first."
-        )
+    _check_size(h, w, min_side, what)
+    if image.shape[2] == 4:  # composite alpha over white, a strip of rows at a time (uint16 temporaries)
+        rgba, image = image, np.empty((h, w, 3), np.uint8)
+        rows = max(1, _STRIP_PIXELS // w)
+        for y0 in range(0, h, rows):
+            image[y0:y0 + rows] = _composite_on_white(rgba[y0:y0 + rows])
     return np.ascontiguousarray(image)
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """Read an image file as uint8 RGB (H, W, 3); MediaError if it is not a readable, sane image."""
+def read_image(path: str | Path, min_side: int = 8, what: str = "image") -> np.ndarray:
+    """Read an image file as uint8 RGB (H, W, 3), upright; MediaError if it is not a readable, sane image.
+
+    Upright: a phone stores a portrait photo as the sensor saw it, with an EXIF Orientation tag saying how to turn
+    it; every viewer applies the tag, so a picture read without it would look sideways to the user. Sides under
+    `min_side` are refused (see as_rgb_uint8); `what` names the picture in messages.
+    """
     path = Path(path)
     if not path.is_file():
         raise MediaError(f"No such image file: {path.name}")
-    too_large = (f"The image is too large ({{}}); the limit is {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels. "
+    if path.stat().st_size == 0:
+        raise MediaError(f"{path.name} is empty (0 bytes).")
+    too_large = (f"The {what} is too large ({{}}); the limit is {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels. "
                  f"Please downscale it first.")
     try:
         with warnings.catch_warnings():
@@ -145,7 +240,8 @@ def read_image(path: str | Path) -> np.ndarray:
                 if w * h > MAX_IMAGE_PIXELS:
                     raise MediaError(too_large.format(f"{w}x{h}"))
                 im.load()
-                return as_rgb_uint8(im)
+                _upright(im)
+                return as_rgb_uint8(im, min_side=min_side, what=what)
     except Image.DecompressionBombError as exc:
         found = re.search(r"\((\d+) pixels\)", str(exc))
         raise MediaError(too_large.format(f"{int(found.group(1)) / 1e6:.0f} megapixels" if found else "")) from exc
@@ -153,6 +249,17 @@ def read_image(path: str | Path) -> np.ndarray:
         raise MediaError(f"{path.name} is not an image this app can read.") from exc
     except OSError as exc:
         raise MediaError(f"{path.name} could not be decoded as an image (the file may be corrupt): {exc}") from exc
+
+
+def _upright(im: Image.Image) -> None:
+    """Apply the EXIF Orientation tag in place (a rotation and/or a mirror; nothing when there is no tag).
+
+    A malformed EXIF block is only metadata: the picture is kept as stored rather than refused.
+    """
+    try:
+        ImageOps.exif_transpose(im, in_place=True)
+    except (ValueError, TypeError, KeyError, IndexError, SyntaxError, struct.error) as exc:
+        warnings.warn(f"EXIF orientation ignored (unreadable EXIF: {exc})", stacklevel=3)
 
 
 def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -188,18 +295,26 @@ def package_file(package: str, relative: str) -> Path | None:
 
 
 def read_video(path: str | Path, max_frames: int = MAX_VIDEO_FRAMES) -> tuple[np.ndarray, float]:
-    """Decode a video file to uint8 (T, H, W, 3) and its frame rate; MediaError on empty or unreadable files.
+    """Decode a video file to uint8 (T, H, W, 3), upright, and its frame rate; MediaError on empty or unreadable
+    files.
 
-    Reads at most `max_frames` frames (the rest are dropped, not an error).
+    Reads at most `max_frames` frames (the rest are dropped, not an error). Upright: a phone records a portrait
+    video as sideways frames plus a rotation in the container (a display matrix), which every player applies;
+    see `_upright_frame`.
     """
     import av  # imported here: PyAV is heavy and only needed for files
 
     path = Path(path)
     if not path.is_file():
         raise MediaError(f"No such video file: {path.name}")
+    if path.stat().st_size == 0:
+        raise MediaError(f"{path.name} is empty (0 bytes).")
     frames: list[np.ndarray] = []
     try:
         with av.open(str(path)) as container:
+            if not container.streams:  # e.g. an MP4 cut before its index, or one whose track never got a frame
+                raise MediaError(f"{path.name} contains no video that can be read (the file may be cut short or "
+                                 f"corrupt).")
             if not container.streams.video:
                 raise MediaError(f"{path.name} has no video stream.")
             stream = container.streams.video[0]
@@ -207,7 +322,15 @@ def read_video(path: str | Path, max_frames: int = MAX_VIDEO_FRAMES) -> tuple[np
             for frame in container.decode(stream):
                 if frame.width * frame.height > MAX_IMAGE_PIXELS:
                     raise MediaError(f"{path.name}: frames of {frame.width}x{frame.height} are too large.")
-                frames.append(frame.to_ndarray(format="rgb24"))
+                # FFmpeg copies the stream's display matrix onto every decoded frame as side data.
+                matrix = frame.side_data.get(av.sidedata.sidedata.Type.DISPLAYMATRIX)
+                rgb = _upright_frame(frame.to_ndarray(format="rgb24"),
+                                     None if matrix is None else np.frombuffer(bytes(matrix), np.int32))
+                if frames and rgb.shape != frames[0].shape:
+                    raise MediaError(f"{path.name} changes frame size mid-stream ({frames[0].shape[1]}x"
+                                     f"{frames[0].shape[0]}, then {rgb.shape[1]}x{rgb.shape[0]}); this app needs "
+                                     f"one size throughout.")
+                frames.append(rgb)
                 if len(frames) >= max_frames:
                     break
     except av.error.FFmpegError as exc:  # type: ignore[attr-defined]
@@ -215,6 +338,35 @@ def read_video(path: str | Path, max_frames: int = MAX_VIDEO_FRAMES) -> tuple[np
     if not frames:
         raise MediaError(f"{path.name} contains no frames.")
     return np.stack(frames), fps
+
+
+def _upright_frame(rgb: np.ndarray, matrix: np.ndarray | None) -> np.ndarray:
+    """A decoded frame uint8 (H, W, 3) -> as players show it, given its display matrix (FFmpeg's 3x3 int32 layout,
+    None when there is none).
+
+    Follows FFmpeg's own command-line tools (fftools' autorotate) case by case: a quarter turn either way, a half
+    turn, each possibly mirrored. Other angles are left alone, as a tilted rectangle is not a frame. The result
+    may be a view (np.stack copies it).
+    """
+    if matrix is None:
+        return rgb
+    a, b, c, d = (float(matrix[i]) / 65536 for i in (0, 1, 3, 4))       # 16.16 fixed point
+    scale_x, scale_y = np.hypot(a, c), np.hypot(b, d)
+    if scale_x == 0 or scale_y == 0:
+        return rgb
+    # fftools' get_rotation: -av_display_rotation_get(), rounded, brought into [0, 360) (359.5 counts as 0).
+    theta = float(np.round(np.degrees(np.arctan2(b / scale_y, a / scale_x))))
+    theta -= 360 * np.floor(theta / 360 + 0.9 / 360)
+    if abs(theta - 90) < 1:
+        return rgb.transpose(1, 0, 2) if c > 0 else np.rot90(rgb, -1)   # transpose / a quarter turn clockwise
+    if abs(theta - 270) < 1:
+        # the anti-diagonal transpose / a quarter turn counter-clockwise
+        return np.rot90(rgb, 2).transpose(1, 0, 2) if c < 0 else np.rot90(rgb, 1)
+    if abs(theta - 180) < 1:
+        return rgb[::-1 if d < 0 else 1, ::-1 if a < 0 else 1]
+    if abs(theta) < 1 and d < 0:
+        return rgb[::-1]                                                 # mirrored top to bottom
+    return rgb
 
 
 def _check_frames(frames: np.ndarray) -> np.ndarray:

@@ -4,6 +4,11 @@ A shipped model is two files, `weights/<model>/<variant>.safetensors` (the infer
 the resolved model config in the safetensors metadata) and `<variant>.json`, the card: model, paper, config,
 training command, steps, data, measured metrics, sha256 of the tensor file, licence, limitations.
 `train/export.py` is the only road from a training run to these files.
+
+On load (`verify_weights`) the tensor file must match the card's sha256, and the config in its metadata must equal
+the card's "config": the network is built from the card, and the sha256 covers only the tensor file, so an edited
+card (another `image_size`, say) would otherwise load without a word and change the output. A file saved without
+that metadata has only its sha256 checked.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -76,19 +82,57 @@ def record_in_card(path: str | Path, key: str, value: Any) -> None:
     write_card(path, card)
 
 
-def load_weights(path: str | Path, verify: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Load a state dict and its card; checks the sha256 and that the file's config equals the card's."""
+def _tensor_path(path: str | Path) -> Path:
+    """The `.safetensors` file of `path`, which must exist."""
     path = Path(path).with_suffix(".safetensors")
     if not path.is_file():
         raise WeightsError(
             f"weights not found: {path}. Train and export them with `python -m train.train <model> --preset demo` "
             f"then `python -m train.export <run_dir>` (see README)."
         )
+    return path
+
+
+def file_config(path: str | Path) -> dict[str, Any] | None:
+    """The model config `save_weights` wrote into a weights file's metadata; None for a file saved without it."""
+    try:
+        with safe_open(str(path), "pt") as f:
+            metadata = f.metadata() or {}
+        return json.loads(metadata["config"]) if "config" in metadata else None
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise WeightsError(f"{Path(path).name} cannot be read as a safetensors file ({exc})") from exc
+
+
+def verify_weights(path: str | Path) -> dict[str, Any]:
+    """Check a weights file against its card without loading its tensors, and return the card: the file's sha256
+    must be the card's, and the config in the file's metadata (where it has one) the card's "config"."""
+    path = _tensor_path(path)
     card = read_card(path)
-    if verify:
-        actual = sha256_of(path)
-        if actual != card.get("sha256"):
-            raise WeightsError(f"{path.name}: sha256 {actual[:12]}... does not match its card "
-                               f"({str(card.get('sha256'))[:12]}...); the file is corrupt or was replaced")
+    actual = sha256_of(path)
+    if actual != card.get("sha256"):
+        raise WeightsError(f"{path.name}: sha256 {actual[:12]}... does not match its card "
+                           f"({str(card.get('sha256'))[:12]}...); the file is corrupt or was replaced")
+    saved = file_config(path)
+    if saved is not None:
+        shown = json.loads(json.dumps(card.get("config")))
+        if not isinstance(shown, dict):
+            shown = {}
+        absent = "(unset)"
+        changes = [f"{k} {saved.get(k, absent)} in the file, {shown.get(k, absent)} in the card"
+                   for k in sorted(set(saved) | set(shown)) if saved.get(k, absent) != shown.get(k, absent)]
+        if changes:
+            raise WeightsError(
+                f"{path.with_suffix('.json').name}: the card's config differs from the one saved in {path.name} "
+                f"({'; '.join(changes)}). The card was edited after export, and the network would be built with "
+                f"settings these weights were not trained with: put the file's values back in the card's "
+                f"\"config\" (or export the run again)")
+    return card
+
+
+def load_weights(path: str | Path, verify: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Load a state dict and its card. `verify` (the default) checks them against each other first
+    (`verify_weights`: the sha256, and the file's config against the card's where the file has one)."""
+    path = _tensor_path(path)
+    card = verify_weights(path) if verify else read_card(path)
     state = load_file(str(path))
     return state, card

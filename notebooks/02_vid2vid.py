@@ -191,14 +191,15 @@ explain = {
     "G/perceptual": ("λ_perc", "L1 between EfficientNet-Lite0 ImageNet features of generated and real frames"),
     "G/flow": ("λ_flow", "L1 between predicted flow w_t and the DIS reference flow, where the reference is reliable"),
     "G/warp_real": ("λ_warp", "|warp(real_{t-1}, w_t) - real_t|: the predicted flow must move real frames correctly"),
-    "G/warp_fake": ("λ_warp", "|x_t - warp(x_{t-1}, w_ref)|: generated frames follow the real motion"),
+    "G/warp_fake": ("λ_temporal", "|x_t - warp(x_{t-1}, w_ref)|: generated frames follow the real motion"),
     "G/mask": ("λ_mask", "mean mask after frame 0: warp wherever warping works"),
     "D/image": ("1/2", "image D: real (labels, frame) -> 1, generated -> 0"),
     "D/video0": ("1/2", "video D, frame step 1: real clips -> 1, generated -> 0"),
     "D/video1": ("1/2", f"video D, frame step {cfg.video_step_base}"),
 }
 weights = {"λ_feat": cfg.lambda_feat, "λ_perc": cfg.lambda_perceptual, "λ_flow": cfg.lambda_flow,
-           "λ_warp": cfg.lambda_warp, "λ_mask": cfg.lambda_mask, "1": 1.0, "1/2": 0.5}
+           "λ_warp": cfg.lambda_warp, "λ_temporal": cfg.lambda_temporal, "λ_mask": cfg.lambda_mask,
+           "1": 1.0, "1/2": 0.5}
 rows = [f"| `{k}` | {logs[k]:.4f} | {w} = {weights[w]:g} | {text} |" for k, (w, text) in explain.items() if k in logs]
 display(Markdown("| term | value | weight | what it asks |\n|---|---:|---|---|\n" + "\n".join(rows)))
 print({name: round(float(total), 4) for name, (total, _) in results.items()})

@@ -188,7 +188,7 @@ def test_bad_uploads_give_readable_errors(weights, tmp_path):
     assert "has no video stream" in _error_message(mv.read_video_upload, str(sound))
     huge = write_mp4(np.zeros((1, 1600, 2600, 3), np.uint8), tmp_path / "huge.mp4")
     message = _error_message(mv.read_video_upload, str(huge))
-    assert "2600x1600 are too large" in message and f"at most {mv.work_side()} pixels" in message
+    assert "2600x1600 are too large" in message and f"works at up to {mv.work_side()} pixels" in message
     tiny = write_gif(np.zeros((2, 8, 8, 3), np.uint8), tmp_path / "tiny.gif")
     assert "too small" in _error_message(mv.read_video_upload, str(tiny))
     thin = write_gif(_moving(2, 16, 400), tmp_path / "thin.gif")

@@ -108,6 +108,16 @@ def test_far_colour_in_a_label_video_is_refused_by_name(street, tmp_path):
     assert "not Cityscapes label colours" in message
 
 
+def test_noise_and_photos_are_not_taken_for_label_videos(tmp_path):
+    # Every pixel of noise is a "class border", where compression blends are forgiven, so noise once passed as 13
+    # classes (issue 28); a photo is off the palette almost everywhere too.
+    noise = np.random.default_rng(0).integers(0, 256, (4, 64, 128, 3), dtype=np.uint8)
+    message = _error_message(v2v.read_label_video, str(write_mp4(noise, tmp_path / "noise.mp4")))
+    assert "does not look like a label video" in message and "segmenter" in message
+    with pytest.raises(cs.LabelColorError, match="does not look like a label video"):
+        cs.labels_from_video_colors(noise)
+
+
 def test_real_video_is_labelled_by_the_segmenter(weights, tmp_path):
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 255, (5, 90, 160, 3), dtype=np.uint8)          # 16:9: cropped to 2:1

@@ -138,6 +138,27 @@ def test_config_is_checked():
         seg.StreetSegmenterConfig(architecture="Linknet")
     with pytest.raises(ValueError, match="multiples of 32"):
         seg.StreetSegmenterConfig(height=100)
+    with pytest.raises(ValueError, match="train_crop"):
+        seg.StreetSegmenterConfig(train_crop=0.3)                              # 128 x 0.3: not a multiple of 32
+
+
+def test_train_crop_trains_on_windows_at_the_inference_pixel_scale(tiny, monkeypatch):
+    """train_crop=0.5: the net sees (H/2, W/2) crops, and zoom 1 is a half-frame window (the same pixels per object
+    as a whole frame at (H, W)), so each zoom in [min, max] becomes [min / 0.5, max / 0.5] of the frame."""
+    spec, _, _ = tiny
+    cfg = seg.StreetSegmenterConfig(height=64, width=128, encoder="tu-mobilenetv3_small_050", decoder_channels=16,
+                                    scale_min=1.0, scale_max=1.5, train_crop=0.5)
+    seen, augment = {}, seg.augment
+
+    def spy(frames, labels, size, scale, flip):
+        seen.update(size=size, scale=scale)
+        return augment(frames, labels, size, scale, flip)
+
+    monkeypatch.setattr(seg, "augment", spy)
+    nets = spec.build_nets(cfg)
+    batch = torch.utils.data.default_collate([FakeStreetFrames((64, 128))[0]])
+    seg.StreetSegmenterObjective(cfg).loss(nets, batch, StepState(0))[0].backward()
+    assert seen == {"size": (32, 64), "scale": (2.0, 3.0)}
 
 
 def test_median_frequency_weights():

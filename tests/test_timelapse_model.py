@@ -33,10 +33,11 @@ def test_generator_and_discriminator_shapes(tiny_timelapse):
     assert nets["D_B"](fold_time(frames))[-1].dim() == 4
 
 
-@pytest.mark.parametrize("coords,output", [(False, "pixels"), (True, "pixels"), (True, "affine")])
-def test_every_parameter_gets_a_finite_gradient(tiny_timelapse, coords, output):
+@pytest.mark.parametrize("coords,output,level", [(False, "pixels", 0), (True, "pixels", 0), (True, "affine", 0),
+                                                 (True, "gain", 1)])
+def test_every_parameter_gets_a_finite_gradient(tiny_timelapse, coords, output, level):
     spec, tiny, _, data = tiny_timelapse
-    cfg = dataclasses.replace(tiny, coords=coords, output=output)
+    cfg = dataclasses.replace(tiny, coords=coords, output=output, transform_level=level)
     nets = spec.build_nets(cfg)
     batch = torch.utils.data.default_collate([data[0], data[1]])
     objective = tl.TimelapseObjective(cfg)
@@ -52,7 +53,7 @@ def test_every_parameter_gets_a_finite_gradient(tiny_timelapse, coords, output):
             for pname, p in nets[name].named_parameters():
                 assert p.grad is not None, f"{name}.{pname} got no gradient in phase {phase.name}"
                 assert torch.isfinite(p.grad).all(), f"{name}.{pname}"
-        if output == "affine" and "G_B" in phase.nets:     # the transform's head learns (it starts at zero weights)
+        if output != "pixels" and "G_B" in phase.nets:     # the transform's head learns (it starts at zero weights)
             assert nets["G_B"].to_affine.weight.grad.abs().sum() > 0
 
 
@@ -175,10 +176,12 @@ def test_guided_upsampler_is_the_colour_guided_filter_written_out():
     assert (got - expected).abs().max() < 1e-4
 
 
-def test_affine_output_starts_as_the_photo_and_keeps_its_full_resolution_detail():
-    """output="affine": G_B predicts out = A x + b per pixel; untrained it is the identity, so the frame is the photo
-    itself, at the working resolution in training and at the photo's own resolution in the pipeline."""
-    cfg = dataclasses.replace(registry.get("timelapse").preset("tiny")[0], output="affine")
+@pytest.mark.parametrize("output,level", [("affine", 0), ("gain", 0), ("gain", 2)])
+def test_transform_output_starts_as_the_photo_and_keeps_its_full_resolution_detail(output, level):
+    """output="affine" / "gain": G_B predicts a colour transform per pixel (at 1/2^level of the working resolution);
+    untrained it is the identity, so the frame is the photo itself, at the working resolution in training and at
+    the photo's own resolution in the pipeline."""
+    cfg = dataclasses.replace(registry.get("timelapse").preset("tiny")[0], output=output, transform_level=level)
     torch.manual_seed(0)
     G = tl.TimelapseGenerator(cfg).eval()
     source, times, z = make_batch(cfg)
@@ -224,9 +227,26 @@ def test_apply_affine_upsamples_smooth_coefficients_onto_the_image():
     torch.testing.assert_close(out, expected.expand(2, -1, -1, -1))
 
 
-def test_unknown_output_mode_is_refused():
+def test_apply_gain_scales_and_offsets_in_unit_range_and_never_inverts():
+    """out = g x + c in [0, 1] units with g = exp(log g) > 0: zeros return the image, and any coefficients keep the
+    order of every channel's values (no inversion) and scale their differences (the detail) by g."""
+    image = torch.rand(1, 3, 20, 30) * 2 - 1
+    torch.testing.assert_close(tl.apply_gain(torch.zeros(1, 6, 5, 5), image), image)
+    log_gain, offset = torch.tensor([-1.0, 0.0, 0.5]), torch.tensor([0.1, -0.2, 0.0])
+    coeffs = torch.cat([log_gain, offset])[None, :, None, None].expand(1, 6, 4, 6)
+    out = tl.apply_gain(coeffs, image)
+    unit_in, unit_out = (image + 1) / 2, (out + 1) / 2
+    torch.testing.assert_close(unit_out, log_gain.exp()[:, None, None] * unit_in + offset[:, None, None])
+    edge_in, edge_out = image[0, :, 5, 10] - image[0, :, 12, 20], out[0, :, 5, 10] - out[0, :, 12, 20]
+    torch.testing.assert_close(edge_out, log_gain.exp() * edge_in)         # same sign, scaled by g: no inversion
+
+
+def test_unknown_output_mode_and_transform_level_are_refused():
     with pytest.raises(ValueError, match="output must be one of"):
         dataclasses.replace(tl.TimelapseConfig(), output="bilateral")
+    for output, level in [("pixels", 1), ("gain", 4)]:
+        with pytest.raises(ValueError, match="transform_level"):
+            dataclasses.replace(tl.TimelapseConfig(), output=output, transform_level=level)
 
 
 def test_generate_public_surface():

@@ -35,6 +35,14 @@ def test_tiny_training_then_export(tmp_path):
     model = registry.pipeline_from_file("timelapse", path, "cpu")
     assert model.generate(__import__("numpy").zeros((16, 16, 3), "uint8"), [3.0]).shape == (1, 16, 16, 3)
 
+    # A checkpoint damaged after training is not exported (it would ship under a fresh, valid sha256).
+    data = bytearray((out / "checkpoint.pt").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (out / "checkpoint.pt").write_bytes(bytes(data))
+    result = run("train.export", str(out), "--variant", "damaged", "--eval-scenes", "0")
+    assert result.returncode == 2 and "sha256" in result.stderr and "Traceback" not in result.stderr
+    assert not (ROOT / "weights/timelapse/damaged.json").exists()
+
 
 def test_kept_checkpoints_are_compared_on_other_scenes_and_the_chosen_one_exported(tmp_path, monkeypatch, capsys):
     """keep_checkpoints=true keeps every checkpoint; bench.timelapse --compare scores them on held-out scenes that
@@ -127,7 +135,93 @@ def test_fine_tune_from_missing_or_foreign_weights_is_refused(tmp_path):
     (["steps=many"], "expected int"),
     (["--preset", "huge"], "unknown preset"),
     (["data_root=/nonexistent/place"], "neither an 'amos' nor a 'tlvdb' folder"),
+    (["batch_size=0", "lr_g=nan"], "batch_size=0 (must be >= 1); lr_g=nan"),
+    (["image_size=0"], "image_size=0 (must be a positive multiple of 4)"),
 ])
 def test_bad_command_lines_give_a_message_not_a_traceback(args, message):
     result = run("train.train", "timelapse", "--preset", "tiny", *args, "--out", "/tmp/never")
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    """A finished two-step tiny run (checkpoint.pt at step 2, its sha256, log.jsonl), shared by the resume tests."""
+    out = tmp_path_factory.mktemp("tiny") / "run"
+    result = run("train.train", "timelapse", "--preset", "tiny", "--out", str(out), "--no-progress")
+    assert result.returncode == 0, result.stderr[-2000:]
+    return out
+
+
+@pytest.mark.parametrize("damage, settings, message", [
+    ("empty", [], "is empty (0 bytes)"),
+    ("flipped", [], "is damaged: its sha256"),
+    ("", ["g_channels=16"], "does not fit this run's networks"),
+    ("", ["steps=1"], "steps=1 is below step 2, which this run has already reached"),
+])
+def test_resume_from_a_wrong_checkpoint_gives_a_message_not_a_traceback(tiny_run, tmp_path, damage, settings,
+                                                                        message):
+    """--resume used to raise EOFError for an empty file, a size-mismatch RuntimeError for another preset's, resume
+    from flipped bytes without a word, and "succeed" without training when steps was below the checkpoint's."""
+    import shutil
+
+    for name in ("checkpoint.pt", "checkpoint.pt.sha256"):
+        if (tiny_run / name).is_file():
+            shutil.copy(tiny_run / name, tmp_path / name)
+    checkpoint = tmp_path / "checkpoint.pt"
+    data = bytearray(checkpoint.read_bytes())
+    if damage == "empty":
+        data = bytearray()
+    elif damage == "flipped":
+        data[len(data) // 2] ^= 0x01
+    checkpoint.write_bytes(bytes(data))
+    result = run("train.train", "timelapse", "--preset", "tiny", *settings, "--resume", str(checkpoint),
+                 "--out", str(tmp_path / "resumed"), "--no-progress")
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+def test_resume_after_a_kill_logs_each_step_once(tiny_run, tmp_path):
+    """A run killed after logging step 3 but before checkpointing it: the resume drops that row and logs it anew."""
+    import shutil
+
+    out = tmp_path / "run"
+    shutil.copytree(tiny_run, out)
+    with open(out / "log.jsonl", "a") as f:
+        f.write(json.dumps({"step": 3, "time_s": 9.0}) + "\n")
+    result = run("train.train", "timelapse", "--preset", "tiny", "steps=4", "--resume", str(out / "checkpoint.pt"),
+                 "--out", str(out), "--no-progress")
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4] and rows[2]["time_s"] != 9.0
+    assert "dropped 1 row(s) after step 2" in result.stdout
+
+
+def test_fine_tune_into_a_new_output_head_starts_it_fresh_and_says_so(tmp_path):
+    """--init matches tensors by name: weights of the pixels generator start a "gain" generator whose trunk is
+    theirs and whose transform head is new (to_rgb dropped); both lists go into init.json. Changed shapes and
+    weights with nothing in common are refused."""
+    import dataclasses
+
+    import torch
+
+    from demo_lib import registry
+    from demo_lib.models import timelapse as tl
+    from demo_lib.weights import WeightsError, save_weights
+    from train.train import init_from_weights
+
+    tiny = registry.get("timelapse").preset("tiny")[0]
+    torch.manual_seed(0)
+    pixels = tl.TimelapseGenerator(tiny)
+    card = {"model": "timelapse", "variant": "x", "paper": {}, "config": {}, "train": {"steps": 3}, "metrics": {},
+            "license": "MIT", "limitations": ""}
+    path = save_weights(pixels.state_dict(), tmp_path / "pixels", card)
+    gain = tl.TimelapseGenerator(dataclasses.replace(tiny, output="gain"))
+    info = init_from_weights(gain, str(path), "timelapse")
+    assert info["started_fresh"] == ["to_affine.bias", "to_affine.weight"]
+    assert info["dropped"] == ["to_rgb.bias", "to_rgb.weight"]
+    for name, tensor in gain.state_dict().items():
+        if not name.startswith("to_"):
+            torch.testing.assert_close(tensor, pixels.state_dict()[name].float(), atol=1e-3, rtol=1e-3)  # float16
+    with pytest.raises(WeightsError, match="another shape"):
+        init_from_weights(tl.TimelapseGenerator(dataclasses.replace(tiny, g_channels=16)), str(path), "timelapse")
+    with pytest.raises(WeightsError, match="no tensor"):
+        init_from_weights(torch.nn.Linear(2, 2), str(path), "timelapse")

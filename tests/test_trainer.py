@@ -2,10 +2,12 @@
 
 import dataclasses
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from demo_lib.trainer import GANTrainer, StepBatchSampler
@@ -147,3 +149,157 @@ dist.destroy_process_group()
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env, cwd=ROOT)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert result.stdout.count("DDP-OK") == 2
+
+
+def make_configured_trainer(model, run_dir, overrides=(), train_overrides=()):
+    """A tiny trainer of `model` whose recorded model config is the real one (make_trainer's is a stand-in)."""
+    from conftest import RandomTimelapseBatches
+
+    from demo_lib import registry
+    from demo_lib.config import to_dict
+
+    spec = registry.get(model)
+    cfg, train_cfg = spec.preset("tiny", list(overrides))
+    train_cfg = dataclasses.replace(train_cfg, **dict(train_overrides))
+    torch.manual_seed(0)
+    nets = spec.build_nets(cfg)
+    phases, ema = spec.build_objective(cfg)
+    return GANTrainer(nets, phases, ema, RandomTimelapseBatches(32, 4), train_cfg, run_dir, to_dict(cfg), model)
+
+
+def test_a_checkpoint_keeps_its_sha256_beside_it_and_a_flipped_byte_is_refused(tmp_path, capsys):
+    """torch.load reads a checkpoint with a flipped byte in a tensor without a word; the sha256 written beside it
+    (sha256sum format, kept checkpoints too) catches it before anything is loaded, and the message says what to do.
+    A checkpoint without its sha256 file (older runs, a copy) still resumes, with a note."""
+    from demo_lib.trainer import CheckpointError, checksum_path
+    from demo_lib.weights import sha256_of
+
+    trainer = make_configured_trainer("timelapse", tmp_path / "run", train_overrides={"keep_checkpoints": True})
+    trainer.fit(steps=1, progress=False)
+    path = trainer.save_checkpoint()
+    assert checksum_path(path).read_text() == f"{sha256_of(path)}  checkpoint.pt\n"
+    kept = path.with_name("checkpoint-1.pt")
+    assert checksum_path(kept).read_text() == f"{sha256_of(kept)}  checkpoint-1.pt\n"
+
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF                                    # inside a tensor: torch.load does not notice
+    path.write_bytes(bytes(data))
+    assert torch.load(path, weights_only=True)["step"] == 1
+    resumed = make_configured_trainer("timelapse", tmp_path / "resumed")
+    before = [p.clone() for p in resumed.nets["G_B"].parameters()]
+    with pytest.raises(CheckpointError, match="is damaged") as info:
+        resumed.load_checkpoint(path)
+    assert "checkpoint-1.pt" in str(info.value) and "checkpoint.pt.sha256" in str(info.value)
+    assert resumed.step == 0 and all(map(torch.equal, before, resumed.nets["G_B"].parameters()))
+
+    resumed.load_checkpoint(kept)                                   # the kept one verifies
+    assert resumed.step == 1
+    copy = tmp_path / "copied.pt"
+    copy.write_bytes(kept.read_bytes())                             # without its sha256 file: loads, with a note
+    capsys.readouterr()
+    make_configured_trainer("timelapse", tmp_path / "again").load_checkpoint(copy)
+    assert "integrity is not checked" in capsys.readouterr().out
+
+
+def test_a_second_save_replaces_the_checkpoint_and_its_sha256_together(tmp_path, monkeypatch):
+    """While the new checkpoint replaces the old one the sha256 file accepts both (no rename swaps two files), so a
+    kill between the two renames leaves a pair that verifies; afterwards only the new one is accepted."""
+    from demo_lib import trainer as trainer_lib
+
+    trainer = make_configured_trainer("timelapse", tmp_path)
+    first = trainer.save_checkpoint()
+    old = trainer_lib._read_checksums(first)
+    accepted_during_swap = []
+    real_replace = Path.replace
+
+    def spy(self, target):
+        if self.name == "checkpoint.tmp":  # the moment the new checkpoint replaces the old one
+            accepted_during_swap.extend(trainer_lib._read_checksums(Path(target)))
+            assert trainer_lib.verify_checkpoint(target)             # killed here: the old checkpoint verifies
+        return real_replace(self, target)
+
+    trainer.fit(steps=1, progress=False)
+    monkeypatch.setattr(Path, "replace", spy)
+    trainer.save_checkpoint()
+    monkeypatch.undo()
+    new = trainer_lib._read_checksums(first)
+    assert len(new) == 1 and new != old and set(accepted_during_swap) == set(new + old)
+    assert trainer_lib.verify_checkpoint(first)
+
+
+@pytest.mark.parametrize("case, message", [
+    ("empty", "is empty"),
+    ("truncated", "cannot be read as a training checkpoint"),
+    ("text", "cannot be read as a training checkpoint"),
+    ("weights", "exported weights file (the inference net only, no optimizers), not a training checkpoint"),
+    ("not_a_checkpoint", "not a training checkpoint of this project"),
+    ("missing", "no checkpoint at"),
+    ("other_model", "a checkpoint of 'inbetween', and this run trains 'timelapse'"),
+    ("other_preset", "g_channels 16 -> 8"),
+])
+def test_a_wrong_checkpoint_is_refused_with_a_message_and_nothing_loaded(case, message, tmp_path):
+    """Each of these used to surface as whatever torch.load or load_state_dict raised (EOFError, a miniz
+    RuntimeError, KeyError: 'G_B', size mismatch) or, for a safetensors file, an UnpicklingError about PyTorch 2.6."""
+    from demo_lib.trainer import CheckpointError
+    from demo_lib.weights import save_weights
+
+    good = make_configured_trainer("timelapse", tmp_path / "good").save_checkpoint()
+    path = tmp_path / "wrong.pt"
+    if case == "empty":
+        path.write_bytes(b"")
+    elif case == "truncated":
+        path.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    elif case == "text":
+        path.write_text("hello")
+    elif case == "weights":
+        nets = make_configured_trainer("timelapse", tmp_path / "w").nets
+        path = save_weights(nets["G_B"].state_dict(), tmp_path / "w" / "x", {
+            "model": "timelapse", "variant": "x", "paper": {}, "config": {}, "train": {}, "metrics": {},
+            "license": "MIT", "limitations": ""})
+    elif case == "not_a_checkpoint":
+        torch.save({"w": torch.zeros(2)}, path)
+    elif case == "other_model":
+        path = make_configured_trainer("inbetween", tmp_path / "other").save_checkpoint()
+    elif case == "other_preset":
+        path = make_configured_trainer("timelapse", tmp_path / "wide", ["g_channels=16"]).save_checkpoint()
+    trainer = make_configured_trainer("timelapse", tmp_path / "run")
+    before = [p.clone() for p in trainer.nets["G_B"].parameters()]
+    with pytest.raises(CheckpointError, match=re.escape(message)):
+        trainer.load_checkpoint(path)
+    assert trainer.step == 0 and all(map(torch.equal, before, trainer.nets["G_B"].parameters()))
+
+
+def test_model_settings_that_differ_but_fit_are_named_on_resume(tmp_path, capsys):
+    """A changed loss weight still loads (the networks are the same), and the resume says what changed."""
+    path = make_configured_trainer("timelapse", tmp_path / "a").save_checkpoint()
+    make_configured_trainer("timelapse", tmp_path / "b", ["lambda_rec=3"]).load_checkpoint(path)
+    assert "lambda_rec 10.0 -> 3.0" in capsys.readouterr().out
+
+
+def test_steps_below_the_checkpoint_are_an_error_not_a_silent_success(tiny_timelapse, tmp_path):
+    trainer = make_trainer(tiny_timelapse, tmp_path / "a")
+    trainer.fit(steps=2, progress=False)
+    resumed = make_trainer(tiny_timelapse, tmp_path / "b")
+    resumed.load_checkpoint(trainer.save_checkpoint())
+    with pytest.raises(ValueError, match="steps=1 is below step 2"):
+        resumed.fit(steps=1, progress=False)
+    assert resumed.fit(steps=2, progress=False) == []               # already there: nothing to do, no error
+
+
+def test_a_resume_does_not_log_the_steps_after_its_checkpoint_twice(tiny_timelapse, tmp_path, capsys):
+    """A run killed after its last checkpoint has logged steps it will train again: a resume drops those rows (and
+    a last line cut short by the kill) before logging them anew."""
+    import json
+
+    trainer = make_trainer(tiny_timelapse, tmp_path)
+    trainer.cfg = dataclasses.replace(trainer.cfg, ckpt_every=2)
+    trainer.fit(steps=2, progress=False)                             # checkpoint.pt at step 2
+    log = tmp_path / "log.jsonl"
+    with open(log, "a") as f:                                        # then step 3 logged, and killed writing step 4
+        f.write(json.dumps({"step": 3, "time_s": 99.0}) + '\n{"step": 4, "ti')
+    resumed = make_trainer(tiny_timelapse, tmp_path)                 # the same run folder
+    resumed.load_checkpoint(tmp_path / "checkpoint.pt")
+    resumed.fit(steps=3, progress=False)
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3] and rows[-1]["time_s"] != 99.0
+    assert "dropped 2 row(s) after step 2" in capsys.readouterr().out

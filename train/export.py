@@ -20,6 +20,7 @@ import torch
 
 from demo_lib import registry
 from demo_lib.config import TrainConfig, from_dict
+from demo_lib.trainer import CheckpointError, read_checkpoint, verify_checkpoint
 from demo_lib.weights import REPO_ROOT, WEIGHTS_DIR, save_weights
 
 
@@ -53,7 +54,8 @@ def training_seconds(log_rows: list[dict]) -> float | None:
 def export(run_dir: str | Path, variant: str = "demo", eval_scenes: int = 24, out_root: Path = WEIGHTS_DIR,
            dtype: str = "float16", checkpoint: str = "checkpoint.pt") -> Path:
     run_dir = Path(run_dir)
-    state = torch.load(run_dir / checkpoint, map_location="cpu", weights_only=True)
+    verify_checkpoint(run_dir / checkpoint)       # a damaged checkpoint must not ship under a fresh, valid sha256
+    state = read_checkpoint(run_dir / checkpoint)
     spec = registry.get(state["model"])
     cfg = from_dict(spec.config_cls, state["model_config"])
     weights, weights_from = registry.inference_weights(spec, state)
@@ -117,7 +119,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="which checkpoint of the run folder (default its last state; checkpoint-<step>.pt are "
                              "kept by keep_checkpoints=true, e.g. to export the one chosen on a validation set)")
     args = parser.parse_args(argv)
-    export(args.run_dir, args.variant, args.eval_scenes, dtype=args.dtype, checkpoint=args.checkpoint)
+    try:
+        export(args.run_dir, args.variant, args.eval_scenes, dtype=args.dtype, checkpoint=args.checkpoint)
+    except CheckpointError as exc:
+        parser.error(str(exc))
 
 
 if __name__ == "__main__":

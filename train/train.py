@@ -10,9 +10,10 @@
     torchrun --nproc_per_node=2 -m train.train timelapse --preset demo  # DDP: gloo on CPU, NCCL on GPUs
 
 Settings after the preset are `key=value` overrides of the model config or the train config (`--key=value` works
-too); an unknown key is an error listing the valid ones. The run folder gets config.json, command.txt (every
-invocation, one per line), data.json, log.jsonl and checkpoint.pt; `python -m train.export <run folder>` turns it
-into weights/.
+too); an unknown key is an error listing the valid ones, and so is a value out of range (`batch_size=0`). The run
+folder gets config.json, command.txt (every invocation, one per line), data.json, log.jsonl, checkpoint.pt and its
+sha256 (checkpoint.pt.sha256, checked by --resume); `python -m train.export <run folder>` turns it into weights/.
+`steps` counts every step of a run, so a resume trains up to it (not that many more).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import torch
 
 from demo_lib import registry
 from demo_lib.config import to_dict
-from demo_lib.trainer import GANTrainer, distributed_context
+from demo_lib.trainer import CheckpointError, GANTrainer, distributed_context
 from demo_lib.weights import WeightsError, load_weights
 
 
@@ -44,11 +45,22 @@ def init_from_weights(net: torch.nn.Module, path: str, model: str) -> dict:
     state, card = load_weights(path)
     if card.get("model") != model:
         raise WeightsError(f"these are weights of {card.get('model')!r}, not of {model!r}")
-    net.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+    # Tensors are matched by name; a config that swaps a layer (a new output head) starts that layer fresh and
+    # drops the old one, and the card lists both. A tensor whose shape changed is an error, not a fresh start.
+    own = net.state_dict()
+    shapes = [f"{k} {tuple(v.shape)} -> {tuple(own[k].shape)}" for k, v in state.items()
+              if k in own and v.shape != own[k].shape]
+    if shapes:
+        raise WeightsError(f"tensors of another shape: {'; '.join(shapes)}")
+    result = net.load_state_dict({k: v.float() for k, v in state.items() if k in own}, strict=False)
+    dropped, fresh = sorted(set(state) - set(own)), sorted(result.missing_keys)
+    if len(fresh) == len(own):
+        raise WeightsError("no tensor of these weights belongs to this net")
     train = card.get("train", {})
     # Fine-tunes of fine-tunes keep the whole chain: each link's own start is nested under it.
     return {"weights": str(path), "sha256": card.get("sha256"), "command": train.get("command"),
             "steps": int(train.get("steps", 0)), "git_commit": train.get("git_commit"),
+            **({"started_fresh": fresh, "dropped": dropped} if fresh or dropped else {}),
             **({"init_from": train["init_from"]} if "init_from" in train else {})}
 
 
@@ -92,8 +104,12 @@ def main(argv: list[str] | None = None) -> Path:
         trainer = GANTrainer(nets, phases, ema_nets, dataset, train_cfg, run_dir, to_dict(model_cfg), args.model)
     except ValueError as exc:  # settings that cannot work together, e.g. d_warmup_steps without a discriminator
         parser.error(str(exc))
-    if args.resume:
-        trainer.load_checkpoint(args.resume)
+    if args.resume:  # a wrong file is a message, not a traceback, and never a silent start from damaged weights
+        try:
+            trainer.load_checkpoint(args.resume)
+            trainer.check_steps(train_cfg.steps)
+        except (CheckpointError, ValueError) as exc:
+            parser.error(f"--resume: {exc}")  # the message names the file
     if rank == 0:
         launcher = f"torchrun --nproc_per_node={world}" if world > 1 else "python"
         command = f"{launcher} -m train.train " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
@@ -102,6 +118,8 @@ def main(argv: list[str] | None = None) -> Path:
         (run_dir / "data.json").write_text(json.dumps(describe_dataset(dataset), indent=2) + "\n")
         if args.init:
             (run_dir / "init.json").write_text(json.dumps(init_info, indent=2) + "\n")
+            if init_info.get("started_fresh") or init_info.get("dropped"):
+                print(f"--init: started fresh {init_info['started_fresh']}; dropped {init_info['dropped']}")
         print(f"training {args.model} ({args.preset}) for {train_cfg.steps} steps on {trainer.device} "
               f"x{world} -> {run_dir}", flush=True)
     trainer.fit(progress=not args.no_progress)

@@ -188,6 +188,8 @@ CLEAN_DISTANCE = 30.0              # near a class border, colours farther than t
 EXACT_FRACTION = 0.0005            # a class outside the 19 scored ones counts as painted from this share of pixels
 STRAY_FRACTION = 0.002             # off-palette pixels away from class borders tolerated (as nearest class)
 BORDER_RADIUS = 1                  # pixels from a class border where compression blur is expected
+OFF_PALETTE_FRACTION = 0.25        # beyond this share of off-palette pixels, borders included, it is no label video
+                                   #   (a lossy label video at 64x32 has ~7%; a photo ~58%, noise ~76%)
 
 
 def labels_from_video_colors(rgb: np.ndarray) -> np.ndarray:
@@ -202,10 +204,17 @@ def labels_from_video_colors(rgb: np.ndarray) -> np.ndarray:
     - near class borders (BORDER_RADIUS), pixels whose colour is more than CLEAN_DISTANCE from their class's colour
       are blends: they take the class of the nearest clean pixel;
     - colours farther than COLOR_TOLERANCE from every palette colour away from borders (a region painted in an
-      unknown colour) are tolerated up to STRAY_FRACTION of the pixels, and beyond raise LabelColorError naming them.
+      unknown colour) are tolerated up to STRAY_FRACTION of the pixels, and beyond raise LabelColorError naming them;
+    - a video whose pixels are off the palette almost everywhere is not a label video at all (a photo, noise: every
+      noisy pixel is a class border, so none would count as stray): beyond OFF_PALETTE_FRACTION, LabelColorError.
     """
     nearest = labels_from_colors(rgb, max_distance=float("inf"))
     distance = np.linalg.norm(rgb.astype(np.float32) - PALETTE[nearest].astype(np.float32), axis=-1)
+    off_palette = float((distance > COLOR_TOLERANCE).mean())
+    if off_palette > OFF_PALETTE_FRACTION:
+        raise LabelColorError(
+            f"This does not look like a label video: {off_palette:.0%} of its pixels are far from every Cityscapes "
+            f"label colour (a label video is flat regions in the palette, e.g. road = RGB(128, 64, 128)).")
     kernel = np.ones((2 * BORDER_RADIUS + 1,) * 2, np.uint8)
     border = np.stack([cv2.dilate(f, kernel) != cv2.erode(f, kernel) for f in nearest])
     stray = (distance > COLOR_TOLERANCE) & ~border

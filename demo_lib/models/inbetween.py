@@ -89,7 +89,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .. import losses
-from ..config import TrainConfig, smoke_test_training
+from ..config import TrainConfig, at_least, check_ranges, loss_weights, smoke_test_training
 from ..data.inbetween_data import KINDS as PROCEDURAL_DATASETS
 from ..flow import interpolate_frames
 from ..layers import ConvBlock2d, ConvBlock3d, activation, norm_layer
@@ -151,6 +151,11 @@ class InbetweenConfig:
             problems.append(f"reconstruction_samples must be at least 1, got {self.reconstruction_samples}")
         if problems:
             raise ValueError("; ".join(problems))
+        check_ranges(self, {
+            "image_size": at_least(1), "noise_dim": at_least(1), "latent_channels": at_least(1),
+            "blocks_per_stage": at_least(1), "gate_kernel": ((lambda v: v >= 1 and v % 2 == 1), "odd and >= 1"),
+            "keyframe_head_channels": at_least(1), "d_video_channels": at_least(1), "d_image_channels": at_least(1),
+            "d_image_frames": at_least(0), **loss_weights(self)})
 
     @property
     def latent_size(self) -> int:

@@ -68,7 +68,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .. import losses
-from ..config import TrainConfig, smoke_test_training
+from ..config import TrainConfig, at_least, check_ranges, loss_weights, multiple_of, smoke_test_training
 from ..flow import random_smooth_flow, warp
 from ..layers import ConvBlock2d, MultiscalePatchDiscriminator, ResBlock2d, pad_to_multiple, patch_logits
 from ..spec import ModelSpec, pipeline_loader
@@ -106,6 +106,17 @@ class MunitVideoConfig:
     shared_sample_frames: int = 8    # frames sampled evenly over a clip for the shared statistics
     shared_min_std: float = 0.01     # floor of the shared std (near-constant channels must not blow up)
     shared_clamp: bool = True        # clamp normalised activations to the range seen on the sampled frames
+
+    def __post_init__(self):
+        check_ranges(self, {
+            "image_size": multiple_of(2 ** max(self.content_downsamples, self.style_downsamples)),
+            "inference_size": multiple_of(self.multiple), "channels": at_least(1), "style_dim": at_least(1),
+            "content_downsamples": at_least(0), "content_res_blocks": at_least(0), "style_downsamples": at_least(0),
+            "mlp_dim": at_least(1), "mlp_layers": at_least(1), "d_channels": at_least(1), "d_layers": at_least(1),
+            "d_scales": at_least(1), "flow_max_shift": at_least(0),
+            "flow_grid": ((lambda g: len(g) == 2 and 1 <= g[0] <= g[1]), "two sizes 1 <= a <= b"),
+            "temporal_noise_std": at_least(0), "shared_sample_frames": at_least(1),
+            "shared_min_std": at_least(0), **loss_weights(self)})
 
     @property
     def multiple(self) -> int:

@@ -24,7 +24,7 @@ Reading guide (top to bottom):
   StreetSegmenterObjective    cross-entropy (optionally class-weighted), logs pixel accuracy
   StreetSegmenterPipeline     inference: `segment(frames)`, `miou(frames, labels)`
   evaluate                    the weights card's mIoU on held-out real (or procedural) street frames
-  tiny / demo / demo_pretrained / paper, SPEC   the presets (demo_pretrained ships) and the registry entry
+  tiny / demo / demo_pretrained / demo_hires / paper, SPEC   the presets (demo_pretrained ships), the registry entry
 
 Augmentation runs inside the objective, on the batch tensors, rather than in a dataset wrapper: the datasets stay
 exactly those of vid2vid (same item schema), it is one `grid_sample` on the training device, and its randomness
@@ -72,10 +72,13 @@ class StreetSegmenterConfig:
     label_smoothing: float = 0.0      # cross-entropy label smoothing
     class_weighting: bool = False     # median-frequency class weights from each batch's pixel counts (max 10)
     scale_min: float = 0.75           # random zoom of each training frame, log-uniform in [min, max]: 1 shows
-    scale_max: float = 1.5            #   the whole frame, 2 a half-size crop, 0.5 the frame shrunk in an ignored border
+    scale_max: float = 1.5            #   the whole frame, 2 a half-size crop, 0.5 the frame shrunk in an ignored
+                                      #   border (with train_crop < 1: a train_crop window at zoom 1)
     flip: bool = True                 # random horizontal flip
     source_scale: float = 2.0         # training frames are loaded at this multiple of (height, width): sharp zoom-ins
     pretrained_encoder: bool = True   # LiteUnet: start the encoder from ImageNet (False: random, for the ablation)
+    train_crop: float = 1.0           # training crops are this fraction of (height, width) per side, at the same
+                                      #   pixel scale (the net is fully convolutional): 0.5 is 4x cheaper a step
 
     def __post_init__(self):
         if self.architecture not in ARCHITECTURES:
@@ -86,6 +89,8 @@ class StreetSegmenterConfig:
             raise ValueError(f"num_classes must be {len(cityscapes.EVAL_IDS)} (the Cityscapes train ids)")
         if not 0 < self.scale_min <= self.scale_max:
             raise ValueError(f"need 0 < scale_min <= scale_max, got {self.scale_min}, {self.scale_max}")
+        if not 0 < self.train_crop <= 1 or (self.height * self.train_crop) % 32 or (self.width * self.train_crop) % 32:
+            raise ValueError(f"train_crop must be in (0, 1] and give multiples of 32, got {self.train_crop}")
         if self.source_scale < 1 or self.decoder_channels < 8 or not 0 <= self.label_smoothing < 1:
             raise ValueError("need source_scale >= 1, decoder_channels >= 8 and 0 <= label_smoothing < 1")
 
@@ -252,7 +257,9 @@ class StreetSegmenterObjective:
         cfg = self.cfg
         x = fold_time(batch["frames"])                                              # (B*T, 3, H0, W0)
         y = to_train_ids(batch["labels"].flatten(0, 1))                             # (B*T, H0, W0)
-        x, y = augment(x, y, (cfg.height, cfg.width), (cfg.scale_min, cfg.scale_max), cfg.flip)
+        # A train_crop window of the frame at zoom 1: the same pixels per object as inference at (height, width).
+        crop = (round(cfg.height * cfg.train_crop), round(cfg.width * cfg.train_crop))
+        x, y = augment(x, y, crop, (cfg.scale_min / cfg.train_crop, cfg.scale_max / cfg.train_crop), cfg.flip)
         logits = nets["S"](x)                                                        # (B*T, C, H, W)
         labelled = y != IGNORE_INDEX
         if not labelled.any():  # nothing to learn from (all ignored): a zero loss that still touches every logit
@@ -321,7 +328,9 @@ class StreetSegmenterPipeline:
         out = np.empty((T, H, W), np.uint8)
         for start in range(0, T, batch):
             # uint8 crosses to the device (4x less than float), then (n, 3, H, W) in [-1, 1].
-            x = torch.from_numpy(video[start:start + batch]).to(self.device).permute(0, 3, 1, 2).float() / 127.5 - 1
+            chunk = video[start:start + batch]
+            chunk = chunk if chunk.flags.writeable else chunk.copy()     # torch warns on read-only arrays
+            x = torch.from_numpy(chunk).to(self.device).permute(0, 3, 1, 2).float() / 127.5 - 1
             if (H, W) != size:
                 x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
             logits = self.net(x)                                                    # (n, C, h, w)
@@ -439,6 +448,13 @@ def demo_pretrained() -> tuple[StreetSegmenterConfig, TrainConfig]:
     return dataclasses.replace(cfg, architecture="LiteUnet"), train
 
 
+def demo_hires() -> tuple[StreetSegmenterConfig, TrainConfig]:
+    # `demo_pretrained` at twice the resolution (256x512, the card's evaluation size), trained on half-size crops
+    # so that a step costs the same; thin classes (poles, signs, people) get 4x the pixels.
+    cfg, train = demo_pretrained()
+    return dataclasses.replace(cfg, height=256, width=512, train_crop=0.5, source_scale=1.5), train
+
+
 def paper() -> tuple[StreetSegmenterConfig, TrainConfig]:
     # The usual Cityscapes recipe (DeepLabV3+ on ResNet-50, random scale 0.5-2), from scratch at 512x1024.
     return (StreetSegmenterConfig(height=512, width=1024, architecture="DeepLabV3Plus",
@@ -465,7 +481,8 @@ SPEC = ModelSpec(
            "generated frames, the semantic-synthesis protocol; a U-Net (Ronneberger et al. 2015) on an ImageNet "
            "EfficientNet-Lite0 encoder (Tan & Le 2019), or via segmentation-models-pytorch"),
     paper_url="https://arxiv.org/abs/1808.06601", config_cls=StreetSegmenterConfig,
-    presets={"tiny": tiny, "demo": demo, "demo_pretrained": demo_pretrained, "paper": paper},
+    presets={"tiny": tiny, "demo": demo, "demo_pretrained": demo_pretrained, "demo_hires": demo_hires,
+             "paper": paper},
     build_nets=build_nets, objective=StreetSegmenterObjective, build_dataset=build_dataset, evaluate=evaluate,
     inference_net="S", build_pipeline=pipeline_loader(StreetSegmenterPipeline, lambda cfg: build_nets(cfg)["S"]),
 )

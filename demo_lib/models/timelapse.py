@@ -12,11 +12,12 @@ Reading guide (top to bottom):
   (unconditional per-frame D)  layers.PatchDiscriminator2d
   TimelapseObjective           the two-domain losses and the paper's update order: D_A and D_B, then G_A, then G_B
   apply_affine                 out = A x + b per pixel: the "affine" output mode, and guided upsampling's last step
+  apply_gain                   out = g x + c per channel, g > 0: the "gain" output mode (cannot invert or flatten)
   GuidedUpsampler              the colour change predicted at low resolution, moved onto the full-resolution photo
   TimelapsePipeline            inference: `generate(image, times, seed)`; never builds discriminators
   HourEstimator, timestamp_error   evaluation: each frame dated against ground-truth renders of its scene
   evaluate                     the weights card's timestamp error, with the estimator's floor and time-blind baselines
-  tiny / demo / demo_affine / paper, SPEC    the presets and the registry entry
+  tiny / demo / demo_affine / demo_gain / paper, SPEC    the presets and the registry entry
 
 Tensors: images (B, 3, H, W), frame sets (B, 3, N, H, W), values in [-1, 1]; hours are floats in [0, 24).
 
@@ -49,6 +50,11 @@ Deviations from the paper, all switchable in the config:
     every disagreement (issue 25 measured 0.26-0.40 of the photo's detail kept). As in bilateral-grid methods
     (Gharbi et al. 2017, HDRNet), at the price of soft transitions where the colour change jumps (a bright sky over a
     dark street).
+  * `output="gain"` (ours): the transform constrained to a positive gain and an offset per colour channel, in
+    [0, 1] units (`apply_gain`): light times reflectance plus haze or glow. The frame's detail is the photo's times
+    the gain, its edges never invert (the unconstrained affine head learned inversions and flat haze in a short
+    trial), and with `transform_level` the transform lives on a coarse grid (16x16 at 64 px for level 2), so G_B can
+    relight the photo but not repaint it.
   * Layer sizes are ours (the paper's are not public); the frames are generated jointly (one E(I), one z) and judged
     jointly by the set discriminator, as in the paper.
 """
@@ -65,7 +71,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .. import losses
-from ..config import TrainConfig, smoke_test_training
+from ..config import TrainConfig, at_least, check_ranges, loss_weights, multiple_of, smoke_test_training
 from ..layers import (
     ConvBlock2d,
     PatchDiscriminator2d,
@@ -104,17 +110,31 @@ class TimelapseConfig:
     mismatch_min_hours: float = 4.0  # mismatched stamps are moved by at least this many hours
     mismatch_mirror: float = 0.0    # ours: share of mismatched sets stamped t -> 24 - t (8:00 <-> 16:00) instead
     output: str = "pixels"          # "pixels": G_B draws each frame and guided upsampling carries it to the photo's
-                                    #   resolution (the paper); "affine": G_B predicts a colour transform of the
-                                    #   photo per pixel, applied to the full-resolution photo (ours, see below)
+                                    #   resolution (the paper); "affine" / "gain": G_B predicts a colour transform
+                                    #   of the photo per pixel, applied to the full-resolution photo (ours, below)
+    transform_level: int = 0        # "affine" / "gain": the transform is predicted at 1/2^level of the working
+                                    #   resolution (a coarser grid cannot repaint detail; decoding stops there)
     guided_radius: int = 2          # guided upsampling window radius, in low-resolution pixels ("pixels" only)
     guided_eps: float = 1e-3        # guided filter regulariser (images in [0, 1])
 
     def __post_init__(self):
+        check_ranges(self, {
+            "image_size": multiple_of(2 ** self.g_downsamples), "frames": at_least(1), "z_dim": at_least(1),
+            "g_channels": at_least(1), "g_downsamples": at_least(0), "g_res_blocks": at_least(0),
+            "mapper_channels": at_least(1), "mapper_blocks": at_least(0), "d_channels": at_least(1),
+            "d_layers": at_least(1), "anchor_pool": at_least(1), "mismatch_min_hours": ((lambda v: 0 <= v <= 12),
+                                                                                          "in [0, 12] hours"),
+            "mismatch_mirror": ((lambda v: 0 <= v <= 1), "in [0, 1]"), "guided_radius": at_least(1),
+            "guided_eps": ((lambda v: v > 0), "> 0"), **loss_weights(self)})
         if self.output not in OUTPUTS:
             raise ValueError(f"output must be one of {', '.join(OUTPUTS)}, got {self.output!r}")
+        if not 0 <= self.transform_level <= self.g_downsamples or (self.transform_level and self.output == "pixels"):
+            raise ValueError(f"transform_level must be in [0, g_downsamples] and needs output 'affine' or 'gain', "
+                             f"got {self.transform_level} with output={self.output!r}")
 
 
-OUTPUTS = ("pixels", "affine")
+OUTPUTS = ("pixels", "affine", "gain")
+TRANSFORM_CHANNELS = {"affine": 12, "gain": 6}      # numbers per pixel of each transform (apply_transform)
 
 
 def time_features(hours: torch.Tensor) -> torch.Tensor:
@@ -148,18 +168,22 @@ class TimelapseGenerator(nn.Module):
         cond = 2 + cfg.z_dim + (2 if cfg.coords else 0)
         self.blocks = nn.ModuleList(ResBlock2d(widths[-1], cond, norm="none", act="lrelu")
                                     for _ in range(cfg.g_res_blocks))
-        # Decoder level i: upsample from widths[i+1], concatenate the encoder skip of width widths[i].
-        self.up = nn.ModuleList(UpBlock2d(widths[i + 1], widths[i], norm="none", act="lrelu")
-                                for i in reversed(range(cfg.g_downsamples)))
+        # Decoder level i: upsample from widths[i+1], concatenate the encoder skip of width widths[i]; down to the
+        # output's level (0, the working resolution, unless a transform is predicted on a coarser grid).
+        levels = list(reversed(range(cfg.transform_level, cfg.g_downsamples)))
+        self.up = nn.ModuleList(UpBlock2d(widths[i + 1], widths[i], norm="none", act="lrelu") for i in levels)
         self.fuse = nn.ModuleList(ConvBlock2d(2 * widths[i], widths[i], 3, 1, norm="none", act="lrelu")
-                                  for i in reversed(range(cfg.g_downsamples)))
-        if cfg.output == "affine":
-            # 12 numbers per pixel: A (3x3, row-major) and b (3) of out = A x + b; zero weights and an identity bias,
-            # so the untrained G_B returns the photo itself.
-            self.to_affine = nn.Conv2d(widths[0], 12, 3, 1, 1, padding_mode="reflect")
+                                  for i in levels)
+        if cfg.output != "pixels":
+            # The transform's numbers per pixel, from zero weights and a bias that makes it the identity, so the
+            # untrained head returns the photo itself. "affine": A (3x3, row-major) and b of out = A x + b;
+            # "gain": log-gains and offsets per channel (apply_transform).
+            width = widths[cfg.transform_level]
+            self.to_affine = nn.Conv2d(width, TRANSFORM_CHANNELS[cfg.output], 3, 1, 1, padding_mode="reflect")
             nn.init.zeros_(self.to_affine.weight)
             with torch.no_grad():
-                self.to_affine.bias.copy_(torch.cat([torch.eye(3).flatten(), torch.zeros(3)]))
+                self.to_affine.bias.copy_(torch.cat([torch.eye(3).flatten(), torch.zeros(3)])
+                                          if cfg.output == "affine" else torch.zeros(6))
         else:
             self.to_rgb = nn.Conv2d(widths[0], 3, 3, 1, 1, padding_mode="reflect")
 
@@ -179,20 +203,20 @@ class TimelapseGenerator(nn.Module):
                image: torch.Tensor | None = None) -> torch.Tensor:
         """Encoder features of B photos, hours (B, N), z (B, z_dim) -> frames (B, 3, N, H, W).
 
-        With `output="affine"` the frames are `apply_affine(self.head(...), image)`: `image` (B, 3, H, W) is the photo
-        the features were encoded from."""
-        head = self.head(feats, times, z)                                           # (B*N, 3 or 12, H, W)
-        if self.cfg.output == "affine":
+        With `output="affine"` or "gain" the frames are `apply_transform(self.head(...), image)`: `image`
+        (B, 3, H, W) is the photo the features were encoded from."""
+        head = self.head(feats, times, z)                                           # (B*N, C, H', W')
+        if self.cfg.output != "pixels":
             if image is None:
-                raise ValueError("output='affine' transforms the photo: decode needs the image")
-            out = apply_affine(head, image.repeat_interleave(times.shape[1], dim=0)).clamp(-1, 1)
+                raise ValueError(f"output={self.cfg.output!r} transforms the photo: decode needs the image")
+            out = apply_transform(self.cfg.output, head, image.repeat_interleave(times.shape[1], dim=0))
         else:
             out = head
         return unfold_time(out, times.shape[0])
 
     def head(self, feats: list[torch.Tensor], times: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """The per-frame output at the working resolution, (B*N, C, H, W): the frame in [-1, 1] (C = 3, "pixels")
-        or the affine colour transform of the photo (C = 12, "affine": A row-major, then b)."""
+        """The per-frame output, (B*N, C, H', W'): the frame in [-1, 1] at the working resolution (C = 3, "pixels"),
+        or the colour transform of the photo at 1/2^transform_level of it (C = TRANSFORM_CHANNELS[output])."""
         B, N = times.shape
         cond = torch.cat([time_features(times).reshape(B * N, 2), z.repeat_interleave(N, dim=0)], dim=1)
         h = feats[-1].repeat_interleave(N, dim=0)                                   # (B*N, C, h, w)
@@ -201,9 +225,9 @@ class TimelapseGenerator(nn.Module):
             cond_map = with_coordinates(cond_map)                                   # [t_n, z, x, y]
         for block in self.blocks:
             h = block(h, cond_map)
-        for up, fuse, skip in zip(self.up, self.fuse, reversed(feats[:-1])):
+        for up, fuse, skip in zip(self.up, self.fuse, reversed(feats[:-1])):     # stops at the output's level
             h = fuse.forward_concat(up(h), skip, N)    # fuse(cat[up(h), skip]); the skip's half of it once per photo
-        return self.to_affine(h) if self.cfg.output == "affine" else torch.tanh(self.to_rgb(h))
+        return self.to_affine(h) if self.cfg.output != "pixels" else torch.tanh(self.to_rgb(h))
 
     def forward(self, image: torch.Tensor, times: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(image), times, z, image)
@@ -435,6 +459,22 @@ def apply_affine(coeffs: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def apply_gain(coeffs: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+    """out = g * photo + c per pixel and channel in [0, 1] units (a light's colour times the scene's reflectance,
+    plus haze or glow), g = exp(log-gain): a positive gain can dim, tint or brighten but never invert or flatten the
+    photo's edges, so the frame keeps g times the photo's detail. coeffs (T, 6, h, w): log g for R, G, B, then c;
+    image (T or 1, 3, H, W) in [-1, 1]; coefficients are upsampled bilinearly to the image. Returns (T, 3, H, W)."""
+    if coeffs.shape[-2:] != image.shape[-2:]:
+        coeffs = F.interpolate(coeffs, size=image.shape[-2:], mode="bilinear", align_corners=False)
+    # In [-1, 1]: 2 (g (x + 1) / 2 + c) - 1 = g (x + 1) + 2c - 1; zeros give the photo back.
+    return torch.addcmul(2 * coeffs[:, 3:] - 1, coeffs[:, :3].exp(), image + 1)
+
+
+def apply_transform(output: str, coeffs: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+    """G_B's transform of kind `output` ("affine" or "gain") applied to the photo, clamped to [-1, 1]."""
+    return (apply_affine if output == "affine" else apply_gain)(coeffs, image).clamp(-1, 1)
+
+
 class GuidedUpsampler:
     """Transfer the generator's colour change from low resolution onto the full-resolution photo.
 
@@ -509,7 +549,8 @@ class TimelapsePipeline:
             times: hours in [0, 24), one per output frame.
             seed: picks z, shared by all frames (same seed, same weather).
             guided: transfer the low-resolution result onto the full-resolution photo (else bilinear upsampling):
-                with `output="pixels"` by guided upsampling, with "affine" by applying the predicted transform to it.
+                with `output="pixels"` by guided upsampling, with "affine" or "gain" by applying the predicted
+                transform to it.
             work_size: the generator's resolution (longest side; the photo is never upscaled for it). Default: the
                 resolution it was trained at (`cfg.image_size`). Run larger, a generator trained small draws the hour
                 less faithfully and with more artefacts (demo weights, 64 px: see the card's benchmark).
@@ -534,17 +575,19 @@ class TimelapsePipeline:
             z = self.sample_z(seed)
         else:
             z = torch.as_tensor(np.asarray(z, dtype=np.float32)).reshape(1, self.cfg.z_dim).to(self.device)
-        affine = self.cfg.output == "affine"
+        affine = self.cfg.output != "pixels"
         full = image_to_tensor(image).to(self.device) if guided and small.shape != image.shape else None
         upsampler = (GuidedUpsampler(low, full, self.cfg.guided_radius, self.cfg.guided_eps)
                      if full is not None and not affine else None)
         frames = np.empty((len(hours), H, W, 3), dtype=np.uint8)
         for start in range(0, len(hours), chunk):
             t = torch.tensor([hours[start:start + chunk]], device=self.device)
-            out = self.generator.head(feats, t, z)                                  # (n, 3 or 12, h', w')
+            out = self.generator.head(feats, t, z)                                  # (n, C, h', w')
+            if out.shape[-2:] != low_padded.shape[-2:]:   # a coarser transform: to the padded grid, then crop
+                out = F.interpolate(out, size=low_padded.shape[-2:], mode="bilinear", align_corners=False)
             out = out[..., : out.shape[-2] - ph, : out.shape[-1] - pw].contiguous()
             if affine:   # the transform, applied to the full-resolution photo (or, unguided, to the small one)
-                out = apply_affine(out, full if full is not None else low).clamp_(-1, 1)
+                out = apply_transform(self.cfg.output, out, full if full is not None else low)
             if upsampler is not None:
                 out = upsampler(out)
             elif out.shape[-2:] != (H, W):
@@ -756,6 +799,15 @@ def demo_affine() -> tuple[TimelapseConfig, TrainConfig]:
             dataclasses.replace(train, steps=4000, lr_decay_from=2500))
 
 
+def demo_gain() -> tuple[TimelapseConfig, TrainConfig]:
+    # Issue 25: G_B predicts a positive per-channel gain and an offset of the photo (output="gain") on a 16x16 grid
+    # at the 64 px working resolution (transform_level=2), so a frame keeps the photo's detail times the gain and
+    # cannot repaint it; fine-tuned from the shipped pixels generator (train --init: its trunk, a fresh head).
+    cfg, train = demo()
+    return (dataclasses.replace(cfg, output="gain", transform_level=2, mismatch_mirror=0.5),
+            dataclasses.replace(train, steps=1500, lr_decay_from=750, d_warmup_steps=200))
+
+
 def paper() -> tuple[TimelapseConfig, TrainConfig]:
     # The published method: adversarial terms and the reconstruction loss only, 128 px, 8 frames per set.
     return (TimelapseConfig(image_size=128, frames=8, g_channels=64, g_res_blocks=6, d_channels=64,
@@ -773,7 +825,8 @@ SPEC = ModelSpec(
     name="timelapse", title="Time-lapse from one photo",
     paper="Nam et al., End-to-End Time-Lapse Video Synthesis from a Single Outdoor Image, CVPR 2019",
     paper_url="https://arxiv.org/abs/1904.00680", config_cls=TimelapseConfig,
-    presets={"tiny": tiny, "demo": demo, "demo_affine": demo_affine, "paper": paper},
+    presets={"tiny": tiny, "demo": demo, "demo_affine": demo_affine, "demo_gain": demo_gain,
+             "paper": paper},
     build_nets=build_nets, objective=TimelapseObjective, build_dataset=build_dataset, evaluate=evaluate,
     inference_net="G_B", build_pipeline=pipeline_loader(TimelapsePipeline, TimelapseGenerator),
 )

@@ -61,7 +61,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .. import losses
-from ..config import TrainConfig, smoke_test_training
+from ..config import TrainConfig, at_least, check_ranges, loss_weights, multiple_of, smoke_test_training
 from ..flow import compose_flows, warp
 from ..layers import ConvBlock2d, MultiscalePatchDiscriminator, ResBlock2d, UpBlock2d, pad_to_multiple, patch_logits
 from ..projected import ProjectedDiscriminator
@@ -109,11 +109,20 @@ class Vid2VidConfig:
     lambda_feat: float = 10.0       # feature matching, both Ds
     lambda_perceptual: float = 10.0
     lambda_flow: float = 10.0       # |w - w_ref| where the reference flow is reliable
-    lambda_warp: float = 10.0       # |warp(real_{t-1}, w) - real_t| and |x_t - warp(x_{t-1}, w_ref)|
+    lambda_warp: float = 10.0       # |warp(real_{t-1}, w) - real_t|: the flow head warps real frames right
+    lambda_temporal: float = 10.0   # |x_t - warp(x_{t-1}, w_ref)|: generated frames follow the real video's flow
     lambda_mask: float = 1.0        # mean mask after the first frame: warp where warping works
     flow_confidence: float = 0.02   # w_ref is trusted where |real_t - warp(real_{t-1}, w_ref)|^2 < this (in [0, 1])
 
     def __post_init__(self):
+        check_ranges(self, {
+            "height": multiple_of(self.multiple), "width": multiple_of(self.multiple), "frames": at_least(1),
+            "past_frames": at_least(0), "g_channels": at_least(1), "g_downsamples": at_least(1),
+            "g_res_blocks": at_least(0), "local_enhancers": at_least(0), "local_res_blocks": at_least(0),
+            "fg_channels": at_least(1), "style_channels": at_least(0), "style_encoder_channels": at_least(1),
+            "style_clusters": at_least(1), "d_channels": at_least(1), "d_layers": at_least(1), "d_scales": at_least(1),
+            "video_d_scales": at_least(0), "video_step_base": at_least(1), "video_d_frames": at_least(2),
+            "flow_confidence": ((lambda v: v > 0), "> 0"), **loss_weights(self)})
         if self.d_type not in D_TYPES:
             raise ValueError(f"d_type must be one of {D_TYPES}, got {self.d_type!r}")
 
@@ -518,8 +527,8 @@ class Vid2VidObjective:
             prev_fake, cur_fake = fold_time(fake[:, :, :-1]).detach(), fold_time(fake[:, :, 1:])
             warp_fake = ((cur_fake - warp(prev_fake, fold_time(flows))).abs() * conf_f).mean()
             mask = torch.stack([s.mask for s in steps[1:]], dim=2).mean()
-            total = total + cfg.lambda_flow * flow_l1 + cfg.lambda_warp * (warp_real + warp_fake) \
-                + cfg.lambda_mask * mask
+            total = total + cfg.lambda_flow * flow_l1 + cfg.lambda_warp * warp_real \
+                + cfg.lambda_temporal * warp_fake + cfg.lambda_mask * mask
             logs.update(flow=flow_l1, warp_real=warp_real, warp_fake=warp_fake, mask=mask)
         return total, logs
 

@@ -8,6 +8,7 @@ Handlers in the tab modules are plain functions; these helpers keep them short a
 from __future__ import annotations
 
 import atexit
+import contextlib
 import dataclasses
 import functools
 import itertools
@@ -17,6 +18,7 @@ import random
 import shutil
 import tempfile
 import threading
+import time
 import zlib
 from pathlib import Path
 from typing import Any, Callable
@@ -101,7 +103,7 @@ def weights_status(name: str, variant: str | None = None) -> str:
     card = model_card(name, variant) or {}
     train = card.get("train") if isinstance(card.get("train"), dict) else {}
     return (f"Weights: `{path.name}` ({train.get('steps', '?')} training steps, {train.get('date', 'undated')}; "
-            f"sha256 checked on load).")
+            f"its sha256 and config are checked against the card when the model loads).")
 
 
 def about_model(name: str, how: str, measured_on: str) -> str:
@@ -160,12 +162,18 @@ class PhotoUpload(gr.Image):
         return super().preprocess(payload)
 
 
+# One minimum size for every picture and video frame in every tab (the generators downsample 2-4 times). Each tab
+# also refuses what its own downscaling would bring under it: see `fitted_size`.
+MIN_SIDE = 16
+
+
 def load_user_image(path: str | Path | None, what: str = "photo") -> np.ndarray:
-    """Decode and validate an uploaded file -> uint8 RGB (H, W, 3); gr.Error with the reason otherwise."""
+    """Decode and validate an uploaded file -> uint8 RGB (H, W, 3), upright (EXIF orientation applied), at least
+    MIN_SIDE pixels per side; gr.Error with the reason otherwise."""
     if path is None or str(path) == "":
         raise gr.Error(f"No {what} yet: upload one or pick an example.", print_exception=False)
     try:
-        return read_image(path)
+        return read_image(path, min_side=MIN_SIDE, what=what)
     except MediaError as exc:
         raise gr.Error(str(exc), print_exception=False) from None
 
@@ -174,7 +182,6 @@ def load_user_image(path: str | Path | None, what: str = "photo") -> np.ndarray:
 # Videos
 
 MAX_FRAME_PIXELS = 2560 * 1440     # per uploaded frame: 49 decoded 1440p frames are ~550 MB already
-MIN_FRAME_SIDE = 16                # the generators downsample 2-4 times
 MAX_FPS = 60.0
 DEFAULT_FPS = 12.0
 
@@ -209,15 +216,32 @@ def read_user_video(path: str | Path | None, what: str, max_frames: int,
     """An uploaded video -> (frames uint8 (T, H, W, 3), fps, whether frames beyond `max_frames` were dropped).
 
     MediaError / gr.Error saying why for a missing, empty, corrupt, oversized (MAX_FRAME_PIXELS per frame; the
-    message says the tab works at `works_at`, e.g. '256x128') or tiny (< MIN_FRAME_SIDE) video. The fps is made
+    message says the tab works at `works_at`, e.g. '256x128') or tiny (< MIN_SIDE) video. The fps is made
     sane (DEFAULT_FPS when unknown, at most MAX_FPS).
     """
     path = _probe_video(path, what, works_at)
     frames, fps = read_video(path, max_frames=max_frames + 1)    # one more: tells whether the video was cut
-    if min(frames.shape[1:3]) < MIN_FRAME_SIDE:
+    if min(frames.shape[1:3]) < MIN_SIDE:
         raise MediaError(f"{path.name}: frames of {frames.shape[2]}x{frames.shape[1]} are too small (at least "
-                         f"{MIN_FRAME_SIDE} pixels per side).")
+                         f"{MIN_SIDE} pixels per side).")
     return frames[:max_frames], clean_fps(fps), len(frames) > max_frames
+
+
+def fitted_size(name: str, size: tuple[int, int], side: int) -> tuple[int, int]:
+    """The (h, w) a picture or frame of `size` = (H, W) takes once its longest side is brought to at most `side`
+    (the smallest the tab shows it at; as `fit_within` rounds), or MediaError if that leaves a side under MIN_SIDE.
+
+    Without it a long thin strip would pass the minimum size and then come out squashed, since `fit_within`
+    keeps 8 pixels whatever the aspect.
+    """
+    h, w = size
+    scale = min(1.0, side / max(h, w))
+    small_h, small_w = round(h * scale), round(w * scale)
+    if min(small_h, small_w) < MIN_SIDE:
+        raise MediaError(f"{name}: {w}x{h} is too thin: with its longest side brought down to {side} pixels, as "
+                         f"this tab shows it, it would be {small_w}x{small_h} (at least {MIN_SIDE} pixels per side "
+                         f"are needed); crop it to a less extreme shape first.")
+    return small_h, small_w
 
 
 def clean_fps(fps: float) -> float:
@@ -263,6 +287,16 @@ def seed_row(label: str, button: str, elem_prefix: str) -> tuple[gr.Number, gr.B
 
 _OUT_DIR: Path | None = None
 _COUNTER = itertools.count()
+# Resources a long-running app must not keep for good (issue 28): a session's state (an API client may never close
+# its session) and the files made for it. Gradio serves copies of the files from its own cache, which the app's
+# `delete_cache` empties on the same schedule.
+STATE_TTL_S = float(os.environ.get("VSL_STATE_TTL_S", 3600))
+OUTPUT_MAX_AGE_S = float(os.environ.get("VSL_OUTPUT_MAX_AGE_S", 3600))
+
+
+def session_state() -> gr.State:
+    """A tab's per-session state (the photo or video in use), dropped STATE_TTL_S after its last change."""
+    return gr.State(None, time_to_live=STATE_TTL_S)
 
 
 def output_dir() -> Path:
@@ -274,9 +308,26 @@ def output_dir() -> Path:
     return _OUT_DIR
 
 
+def remove_cached_files(blocks: gr.Blocks) -> None:
+    """Delete every file Gradio cached for `blocks`, the ones it keeps for good (examples, initial values) too,
+    and the folders that held them: called when the app stops, so that it leaves nothing in the temp folder."""
+    files = set().union(*blocks.temp_file_sets, *(getattr(b, "keep_in_cache", ()) for b in blocks.blocks.values()))
+    for name in files:
+        path = Path(name)
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
+            path.parent.rmdir()                  # Gradio puts each file in a folder of its own (its hash)
+
+
 def output_path(stem: str, suffix: str) -> Path:
-    """A fresh file name in `output_dir()`: two sessions never overwrite each other's results."""
-    return output_dir() / f"{stem}-{os.getpid()}-{next(_COUNTER):05d}{suffix}"
+    """A fresh file name in `output_dir()`: two sessions never overwrite each other's results. Files older than
+    OUTPUT_MAX_AGE_S are removed first (the page has long since fetched them)."""
+    folder, now = output_dir(), time.time()
+    for old in folder.iterdir():
+        with contextlib.suppress(OSError):      # another request may be removing it too
+            if now - old.stat().st_mtime > OUTPUT_MAX_AGE_S:
+                old.unlink()
+    return folder / f"{stem}-{os.getpid()}-{next(_COUNTER):05d}{suffix}"
 
 
 def timing(frames: int, seconds: float, device: Any) -> str:

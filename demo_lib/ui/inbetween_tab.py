@@ -256,6 +256,7 @@ def example_thumbnails() -> list[tuple[str, str]]:
 
 
 def _as_keyframe(image: np.ndarray, name: str, path: str, example: str | None = None) -> Keyframe:
+    common.fitted_size(name, image.shape[:2], KEEP_SIDE)       # a strip too thin to keep is refused, not squashed
     return Keyframe(name, str(path), fit_within(image, KEEP_SIDE), (image.shape[1], image.shape[0]), example)
 
 
@@ -506,7 +507,7 @@ def build(demo: gr.Blocks | None = None) -> None:
     default_model = models[0][1] if models else None
     gr.Markdown(INTRO)
     gr.Markdown(weights_markdown, elem_id="ib-weights")            # re-read on every page load
-    start, end, result = gr.State(None), gr.State(None), gr.State(None)
+    start, end, result = common.session_state(), common.session_state(), common.session_state()
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
             with gr.Row():

@@ -98,16 +98,13 @@ class Translation:
 def _as_clip(name: str, frames: np.ndarray, fps: float) -> Clip:
     """Frames of any size -> a Clip whose longest side is at most `work_side()` (never upscaled)."""
     h, w = frames.shape[1:3]
-    if min(h, w) < common.MIN_FRAME_SIDE:
-        raise MediaError(f"{name}: {w}x{h} pixels is too small (at least {common.MIN_FRAME_SIDE} pixels per side).")
+    if min(h, w) < common.MIN_SIDE:
+        raise MediaError(f"{name}: {w}x{h} pixels is too small (at least {common.MIN_SIDE} pixels per side).")
     side = work_side()
+    small_h, small_w = common.fitted_size(name, (h, w), side)
     frames = np.stack([fit_within(frame, side) for frame in frames])
-    small_h, small_w = frames.shape[1:3]
     notes: tuple[str, ...] = ()
     if (small_h, small_w) != (h, w):
-        if min(small_h, small_w) < common.MIN_FRAME_SIDE:
-            raise MediaError(f"{name}: {w}x{h} is too thin: fitted into the model's {side} pixels it would be "
-                             f"{small_w}x{small_h}; crop it to a less extreme shape first.")
         notes = (f"resized from {w}x{h} to {small_w}x{small_h} (the model works at up to {side} pixels on the "
                  f"longest side)",)
     frames.flags.writeable = False
@@ -198,7 +195,7 @@ def read_video_upload(path: str | None) -> Clip:
     """An uploaded video -> the clip state: at most MAX_FRAMES frames (the rest dropped, said in the page)."""
     side = work_side()
     frames, fps, dropped = common.read_user_video(path, "video", MAX_FRAMES,
-                                                  works_at=f"at most {side} pixels on the longest side")
+                                                  works_at=f"up to {side} pixels on the longest side")
     return _as_clip(Path(path).name + common.cut_note(dropped, MAX_FRAMES), frames, fps)
 
 
@@ -295,6 +292,8 @@ def run(clip: Clip | None, direction: str, seed, style_path: str | None, shared_
     """The Translate button -> (temporal model MP4, λ_t = 0 MP4 or None, downloads, readout)."""
     clip = _require(clip)
     style = common.load_user_image(style_path, "style image") if style_path else None
+    if style is not None:           # the model brings it to work_side() as well: a thin strip would be squashed
+        common.fitted_size(Path(style_path).name, style.shape[:2], work_side())
     if clip.count > 1:
         progress(0.0, desc="Optical flow of the input (for the flicker readout)")
         _ = clip.motion                     # cached on the clip: a resample does not compute it again
@@ -365,7 +364,7 @@ def build(demo: gr.Blocks | None = None) -> None:
     names = [name for _, name in thumbnails]
     gr.Markdown(INTRO)
     gr.Markdown(weights_markdown, elem_id="mv-weights")        # re-read on every page load
-    clip = gr.State(None)
+    clip = common.session_state()
     with gr.Row(equal_height=False):
         with gr.Column(scale=1):
             gallery = gr.Gallery(value=thumbnails, label="Examples (click one)", columns=3, height="auto",

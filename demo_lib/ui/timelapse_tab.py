@@ -27,6 +27,7 @@ MODEL = "timelapse"
 PREVIEW_SIDE = 512     # the slider's frames: ~50-250 ms on 2 CPU cores
 RENDER_SIDE = 1024     # day-cycle video (a 40-megapixel upload would need gigabytes for 48 frames)
 GIF_SIDE = 384         # GIFs are big and slow to quantize: smaller
+STRIP_SIDE = 192       # the filmstrip's frames: the smallest the photo is shown at
 STRIP_HOURS = (0.0, 3.0, 6.0, 9.0, 12.0, 15.0, 18.0, 21.0)
 VIDEO_FPS = 8
 
@@ -77,6 +78,7 @@ def example_files() -> dict[str, str]:
 
 
 def _as_photo(image: np.ndarray, name: str) -> LoadedPhoto:
+    common.fitted_size(name, image.shape[:2], STRIP_SIDE)      # a strip too thin to show is refused, not squashed
     full = fit_within(image, RENDER_SIDE)
     return LoadedPhoto(name=name, full=full, preview=fit_within(full, PREVIEW_SIDE))
 
@@ -122,7 +124,7 @@ def render_filmstrip(photo: LoadedPhoto | None, seed: int, guided: bool) -> list
     if photo is None:
         return []
     model = common.get_model(MODEL)
-    small = fit_within(photo.preview, 192)
+    small = fit_within(photo.preview, STRIP_SIDE)
     frames = model.generate(small, list(STRIP_HOURS), seed=common.clean_seed(seed), guided=bool(guided))
     return [(f, hhmm(h)) for f, h in zip(frames, STRIP_HOURS)]
 
@@ -197,7 +199,7 @@ def build(demo: gr.Blocks | None = None) -> None:
     names = list(example_files())
     gr.Markdown(INTRO)
     gr.Markdown(lambda: common.weights_status(MODEL), elem_id="tl-weights")   # re-read on every page load
-    photo = gr.State(None)
+    photo = common.session_state()
     with gr.Row(equal_height=False):
         with gr.Column(scale=1):
             upload = common.PhotoUpload(label="Your photo (upload, paste or drop)", type="filepath",

@@ -590,7 +590,7 @@ def build(demo: gr.Blocks | None = None) -> None:
     names = [name for _, name in thumbnails]
     gr.Markdown(INTRO)
     gr.Markdown(lambda: common.weights_status(MODEL), elem_id="v2v-weights")   # re-read on every page load
-    video = gr.State(None)
+    video = common.session_state()
     with gr.Row(equal_height=False):
         with gr.Column(scale=1):
             gallery = gr.Gallery(value=thumbnails, label="Procedural streets (click one)", columns=3, height=160,

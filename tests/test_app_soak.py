@@ -1,0 +1,88 @@
+"""The app as a long-running server (issue 28): 60 Gradio API sessions that never close must not grow its memory
+without bound, and when it is stopped (SIGTERM, as `kill` does) it leaves nothing in the temp folder.
+
+Runs `python app.py` in a subprocess with untrained tiny models (VSL_RANDOM_WEIGHTS=1) and a state lifetime of
+2 s, talking to it with gradio_client as a script would.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+WARM_UP, SESSIONS = 20, 40     # the warm-up fills the session capacity and the allocator's arenas
+MAX_GROWTH_MB = 50             # measured: -8 MB; before the fix +220 MB (the photo of every session kept for good)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _rss_mb(pid: int) -> float:
+    line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("VmRSS"))
+    return int(line.split()[1]) / 1024
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads memory from /proc (Linux)")
+def test_sixty_api_sessions_keep_memory_bounded_and_a_stopped_app_leaves_no_files(tmp_path):
+    client = pytest.importorskip("gradio_client")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "GRADIO_TEMP_DIR"}
+    env.update(VSL_RANDOM_WEIGHTS="1", VSL_STATE_TTL_S="2", TMPDIR=str(temp), PYTHONUNBUFFERED="1")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    log = (tmp_path / "app.log").open("w")
+    app = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=log,
+                           stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 180
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=5)
+                break
+            except OSError:
+                assert app.poll() is None and time.time() < deadline, (tmp_path / "app.log").read_text()[-3000:]
+                time.sleep(1)
+        photo = tmp_path / "photo.jpg"
+        Image.fromarray(np.random.default_rng(0).integers(0, 256, (1200, 1600, 3), dtype=np.uint8)).save(photo)
+
+        def session() -> None:   # a new client is a new session; the photo goes into that session's state
+            c = client.Client(url, verbose=False)
+            c.predict(client.handle_file(str(photo)), api_name="/read_photo")
+            c.predict(12.0, 0, True, api_name="/render_frame")
+            c.predict(8, 0, True, api_name="/render_day_cycle")
+
+        for _ in range(WARM_UP):
+            session()
+        time.sleep(4)           # the states expire (2 s) and Gradio's sweep (every second) drops them
+        before = _rss_mb(app.pid)
+        for _ in range(SESSIONS):
+            session()
+        time.sleep(4)
+        growth = _rss_mb(app.pid) - before
+        assert growth < MAX_GROWTH_MB, f"{SESSIONS} sessions grew the app by {growth:.0f} MB"
+        assert any(temp.iterdir())                           # it did make files (cache, outputs) ...
+    finally:
+        app.send_signal(signal.SIGTERM)
+        try:
+            app.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            app.kill()
+            raise
+        log.close()
+    left = [str(p.relative_to(temp)) for p in temp.rglob("*")]
+    assert not left, f"left in the temp folder after the app stopped: {left[:10]}"         # ... and removed them
