@@ -86,9 +86,10 @@ def main() -> None:
         demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_UPLOAD,
                     show_error=True, state_session_capacity=SESSION_CAPACITY)
     finally:
-        common.remove_cached_files(demo)
         if OWN_CACHE:
             shutil.rmtree(os.environ["GRADIO_TEMP_DIR"], ignore_errors=True)
+        else:                                   # a cache folder shared with other apps: only this app's files
+            common.remove_cached_files(demo)
 
 
 if __name__ == "__main__":

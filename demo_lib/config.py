@@ -28,6 +28,11 @@ def at_least(low: float) -> Rule:
     return (lambda v: math.isfinite(v) and v >= low), f">= {low:g}"
 
 
+def positive() -> Rule:
+    """A finite number > 0 (a regulariser or threshold that 0 would break)."""
+    return (lambda v: math.isfinite(v) and v > 0), "> 0"
+
+
 def fraction() -> Rule:
     """A number in [0, 1): decays and Adam's betas (1 would freeze the average at its start)."""
     return (lambda v: 0 <= v < 1), "in [0, 1)"

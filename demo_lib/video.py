@@ -270,14 +270,20 @@ def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize((w, h), Image.BICUBIC if w > image.shape[1] else Image.BOX))
 
 
+def fitted_shape(h: int, w: int, max_side: int) -> tuple[int, int]:
+    """(h, w) scaled so that the longest side is at most `max_side`, rounded (never upscaled)."""
+    scale = min(1.0, max_side / max(h, w))
+    return round(h * scale), round(w * scale)
+
+
 def fit_within(image: np.ndarray, max_side: int) -> np.ndarray:
     """Downscale uint8 (H, W, 3) so that its longest side is at most `max_side` (never upscales; sides >= 8)."""
     image = as_rgb_uint8(image)
     h, w = image.shape[:2]
-    scale = max_side / max(h, w)
-    if scale >= 1.0:
+    if max(h, w) <= max_side:
         return image
-    return resize_image(image, (max(8, round(h * scale)), max(8, round(w * scale))))
+    small_h, small_w = fitted_shape(h, w, max_side)
+    return resize_image(image, (max(8, small_h), max(8, small_w)))
 
 
 def package_file(package: str, relative: str) -> Path | None:

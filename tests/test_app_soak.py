@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,16 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from test_browser import _free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 WARM_UP, SESSIONS = 20, 40     # the warm-up fills the session capacity and the allocator's arenas
 MAX_GROWTH_MB = 50             # measured: -8 MB; before the fix +220 MB (the photo of every session kept for good)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _rss_mb(pid: int) -> float:

@@ -71,7 +71,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .. import losses
-from ..config import TrainConfig, at_least, check_ranges, loss_weights, multiple_of, smoke_test_training
+from ..config import TrainConfig, at_least, check_ranges, loss_weights, multiple_of, positive, smoke_test_training
 from ..layers import (
     ConvBlock2d,
     PatchDiscriminator2d,
@@ -125,7 +125,7 @@ class TimelapseConfig:
             "d_layers": at_least(1), "anchor_pool": at_least(1), "mismatch_min_hours": ((lambda v: 0 <= v <= 12),
                                                                                           "in [0, 12] hours"),
             "mismatch_mirror": ((lambda v: 0 <= v <= 1), "in [0, 1]"), "guided_radius": at_least(1),
-            "guided_eps": ((lambda v: v > 0), "> 0"), **loss_weights(self)})
+            "guided_eps": positive(), **loss_weights(self)})
         if self.output not in OUTPUTS:
             raise ValueError(f"output must be one of {', '.join(OUTPUTS)}, got {self.output!r}")
         if not 0 <= self.transform_level <= self.g_downsamples or (self.transform_level and self.output == "pixels"):
@@ -575,10 +575,10 @@ class TimelapsePipeline:
             z = self.sample_z(seed)
         else:
             z = torch.as_tensor(np.asarray(z, dtype=np.float32)).reshape(1, self.cfg.z_dim).to(self.device)
-        affine = self.cfg.output != "pixels"
+        transform = self.cfg.output != "pixels"       # "affine" / "gain": applied to the photo itself
         full = image_to_tensor(image).to(self.device) if guided and small.shape != image.shape else None
         upsampler = (GuidedUpsampler(low, full, self.cfg.guided_radius, self.cfg.guided_eps)
-                     if full is not None and not affine else None)
+                     if full is not None and not transform else None)
         frames = np.empty((len(hours), H, W, 3), dtype=np.uint8)
         for start in range(0, len(hours), chunk):
             t = torch.tensor([hours[start:start + chunk]], device=self.device)
@@ -586,7 +586,7 @@ class TimelapsePipeline:
             if out.shape[-2:] != low_padded.shape[-2:]:   # a coarser transform: to the padded grid, then crop
                 out = F.interpolate(out, size=low_padded.shape[-2:], mode="bilinear", align_corners=False)
             out = out[..., : out.shape[-2] - ph, : out.shape[-1] - pw].contiguous()
-            if affine:   # the transform, applied to the full-resolution photo (or, unguided, to the small one)
+            if transform:   # applied to the full-resolution photo (or, unguided, to the small one)
                 out = apply_transform(self.cfg.output, out, full if full is not None else low)
             if upsampler is not None:
                 out = upsampler(out)

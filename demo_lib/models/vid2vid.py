@@ -61,7 +61,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .. import losses
-from ..config import TrainConfig, at_least, check_ranges, loss_weights, multiple_of, smoke_test_training
+from ..config import TrainConfig, at_least, check_ranges, loss_weights, multiple_of, positive, smoke_test_training
 from ..flow import compose_flows, warp
 from ..layers import ConvBlock2d, MultiscalePatchDiscriminator, ResBlock2d, UpBlock2d, pad_to_multiple, patch_logits
 from ..projected import ProjectedDiscriminator
@@ -122,7 +122,7 @@ class Vid2VidConfig:
             "fg_channels": at_least(1), "style_channels": at_least(0), "style_encoder_channels": at_least(1),
             "style_clusters": at_least(1), "d_channels": at_least(1), "d_layers": at_least(1), "d_scales": at_least(1),
             "video_d_scales": at_least(0), "video_step_base": at_least(1), "video_d_frames": at_least(2),
-            "flow_confidence": ((lambda v: v > 0), "> 0"), **loss_weights(self)})
+            "flow_confidence": positive(), **loss_weights(self)})
         if self.d_type not in D_TYPES:
             raise ValueError(f"d_type must be one of {D_TYPES}, got {self.d_type!r}")
 

@@ -27,7 +27,7 @@ import gradio as gr
 import numpy as np
 
 from .. import registry
-from ..video import MediaError, read_image, read_video
+from ..video import MediaError, fitted_shape, read_image, read_video
 from ..weights import WeightsError
 
 log = logging.getLogger(__name__)
@@ -235,8 +235,7 @@ def fitted_size(name: str, size: tuple[int, int], side: int) -> tuple[int, int]:
     keeps 8 pixels whatever the aspect.
     """
     h, w = size
-    scale = min(1.0, side / max(h, w))
-    small_h, small_w = round(h * scale), round(w * scale)
+    small_h, small_w = fitted_shape(h, w, side)
     if min(small_h, small_w) < MIN_SIDE:
         raise MediaError(f"{name}: {w}x{h} is too thin: with its longest side brought down to {side} pixels, as "
                          f"this tab shows it, it would be {small_w}x{small_h} (at least {MIN_SIDE} pixels per side "
