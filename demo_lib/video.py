@@ -340,7 +340,7 @@ def read_video(path: str | Path, max_frames: int = MAX_VIDEO_FRAMES) -> tuple[np
                 if len(frames) >= max_frames:
                     break
     except av.error.FFmpegError as exc:  # type: ignore[attr-defined]
-        raise MediaError(f"{path.name} could not be decoded as a video (the file may be corrupt).") from exc
+        raise MediaError(f"{path.name} could not be decoded as a video (the file may be cut short or corrupt).") from exc
     if not frames:
         raise MediaError(f"{path.name} contains no frames.")
     return np.stack(frames), fps

@@ -167,7 +167,8 @@ def make_video_corpus(folder: Path) -> dict[str, Case]:
     mp4 = video.write_mp4(good, add("good.mp4", lambda a: close(a, good, 4)), fps=12)
     data = mp4.read_bytes()
     # PyAV writes the index (moov) after the frames (mdat): a cut file has no index, hence no stream.
-    add("truncated.mp4", error="contains no video that can be read").write_bytes(data[: len(data) // 2])
+    # Depending on where the cut falls FFmpeg opens it without streams or fails to decode it: either way, said so.
+    add("truncated.mp4", error="the file may be cut short or corrupt").write_bytes(data[: len(data) // 2])
     add("corrupt.mp4", error="could not be decoded").write_bytes(data[:48] + bytes(range(256)) * 4 + data[-40:])
     start = data.find(b"mdat") + 4
     middle = start + struct.unpack(">I", data[start - 8: start - 4])[0] // 2
