@@ -83,8 +83,11 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _stop)
     print(f"Video Synthesis Lab on http://{args.host}:{args.port}", flush=True)
     try:
+        # _frontend=False skips Gradio's check that the page answers within 3 s of starting: on a busy machine (a
+        # training run on every core) the first page takes longer, and the check then stopped the app with
+        # "When localhost is not accessible, a shareable link must be created" (issue 28).
         demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_UPLOAD,
-                    show_error=True, state_session_capacity=SESSION_CAPACITY)
+                    show_error=True, state_session_capacity=SESSION_CAPACITY, _frontend=False)
     finally:
         if OWN_CACHE:
             shutil.rmtree(os.environ["GRADIO_TEMP_DIR"], ignore_errors=True)

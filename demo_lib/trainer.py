@@ -267,8 +267,14 @@ class GANTrainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
         if self.rank == 0:
             self.run_dir.mkdir(parents=True, exist_ok=True)
+
+    def write_config(self) -> None:
+        """The run folder's config.json: written when training starts, so that a resume refused for a wrong
+        checkpoint or bad settings leaves the folder's record of the run as it was."""
+        if self.rank == 0:
             (self.run_dir / "config.json").write_text(json.dumps(
-                {"model": model_name, "model_config": model_config, "train_config": to_dict(cfg)}, indent=2) + "\n")
+                {"model": self.model_name, "model_config": self.model_config, "train_config": to_dict(self.cfg)},
+                indent=2) + "\n")
 
     # -- one step --------------------------------------------------------------------------------------------
 
@@ -332,11 +338,14 @@ class GANTrainer:
         """Train until `steps` (default cfg.steps) total steps; returns the logged rows. Resumes from self.step."""
         total = self.cfg.steps if steps is None else steps
         self.check_steps(total)
-        if self.step > 0:  # resumed: the steps after the checkpoint are trained, and logged, again
-            dropped = self._drop_log_rows_after(self.step)
-            if dropped:
-                print(f"log.jsonl: dropped {dropped} row(s) after step {self.step}, the checkpoint this run resumes "
-                      f"from (they are logged again)", flush=True)
+        self.write_config()
+        # Resumed: the steps after the checkpoint are trained, and logged, again. Fresh: rows left by an earlier run
+        # in this folder that never saved a checkpoint (train.py refuses a folder that holds one) are not this run's.
+        dropped = self._drop_log_rows_after(self.step)
+        if dropped:
+            print(f"log.jsonl: dropped {dropped} row(s) after step {self.step}, "
+                  + ("the checkpoint this run resumes from (they are logged again)" if self.step
+                     else "left by an earlier run in this folder that saved no checkpoint"), flush=True)
         sampler = StepBatchSampler(len(self.dataset), self.cfg.batch_size, self.step, total, self.cfg.seed,
                                    self.rank, self.world)
         # The loader gets its own generator: by default it draws a seed from the global RNG when it starts, which

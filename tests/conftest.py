@@ -29,7 +29,7 @@ class RandomTimelapseBatches(torch.utils.data.Dataset):
         s, n = self.size, self.frames
         return {"source": torch.rand(3, s, s, generator=g) * 2 - 1, "times": torch.rand(n, generator=g) * 24,
                 "target": torch.rand(3, n, s, s, generator=g) * 2 - 1,
-                "clip": torch.rand(3, n, s, s, generator=g) * 2 - 1}
+                "clip": torch.rand(3, n, s, s, generator=g) * 2 - 1, "source_hour": torch.rand((), generator=g) * 24}
 
 
 @pytest.fixture

@@ -82,6 +82,33 @@ def test_examples_are_files_with_real_and_procedural_photos():
         assert common.load_user_image(path).dtype == np.uint8
 
 
+def test_example_files_are_written_once_when_the_first_requests_arrive_together(monkeypatch):
+    """The page's first requests can reach an example writer at the same moment; with a plain lru_cache each of them
+    wrote the files, rewriting them while Gradio served them (issue 28's "Too little data for declared
+    Content-Length"). With common.written_once one request writes them and the others get its result."""
+    import threading
+
+    from PIL import Image as PILImage
+
+    writes, save = [], PILImage.Image.save
+    monkeypatch.setattr(PILImage.Image, "save", lambda self, fp, *a, **k: (writes.append(str(fp)), save(self, fp, *a,
+                                                                                                        **k))[1])
+    tl.example_files.cache_clear()
+    start, results = threading.Barrier(8), []
+
+    def first_request():
+        start.wait()
+        results.append(tl.example_files())
+
+    threads = [threading.Thread(target=first_request) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 8 and all(r == results[0] for r in results)
+    assert writes and len(writes) == len(set(writes))         # each file written by one request, once
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Good input
 

@@ -57,6 +57,26 @@ def test_every_parameter_gets_a_finite_gradient(tiny_timelapse, coords, output, 
             assert nets["G_B"].to_affine.weight.grad.abs().sum() > 0
 
 
+def test_identity_term_asks_for_the_photo_at_its_own_hour(tiny_timelapse):
+    """lambda_identity: G_B(I, h_I, z) against I itself. A fresh "gain" generator starts as the photo (term ~0) and
+    the term is logged; a generator whose frames differ from the photo pays for it, and only for the photo's hour."""
+    spec, tiny, _, data = tiny_timelapse
+    cfg = dataclasses.replace(tiny, output="gain", lambda_identity=10.0)
+    nets = spec.build_nets(cfg)
+    batch = torch.utils.data.default_collate([data[0], data[1]])
+    objective = tl.TimelapseObjective(cfg)
+    generator_phase = next(p for p in objective.phases() if p.name == "G_B")
+    _, logs = generator_phase.loss(dict(nets.items()), batch, StepState(0))
+    assert float(logs["identity"]) < 1e-4
+    with torch.no_grad():
+        nets["G_B"].to_affine.bias.add_(0.3)                  # every frame brighter and re-tinted than the photo
+    _, logs = generator_phase.loss(dict(nets.items()), batch, StepState(0))
+    assert float(logs["identity"]) > 0.05
+    off = dataclasses.replace(cfg, lambda_identity=0.0)
+    _, logs_off = tl.TimelapseObjective(off).phases()[-1].loss(dict(nets.items()), batch, StepState(0))
+    assert "identity" not in logs_off
+
+
 def test_generator_is_deterministic_and_z_and_time_matter(tiny_timelapse):
     spec, cfg, _, _ = tiny_timelapse
     torch.manual_seed(0)

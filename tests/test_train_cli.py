@@ -195,6 +195,38 @@ def test_resume_after_a_kill_logs_each_step_once(tiny_run, tmp_path):
     assert "dropped 1 row(s) after step 2" in result.stdout
 
 
+def test_a_refused_resume_and_a_fresh_run_leave_an_existing_run_folder_as_it_was(tiny_run, tmp_path):
+    """A resume refused for settings that do not fit used to rewrite the folder's config.json with those settings
+    first; a fresh run (no --resume) into a folder holding a checkpoint overwrote it without a word."""
+    import shutil
+
+    out = tmp_path / "run"
+    shutil.copytree(tiny_run, out)
+    before = {name: (out / name).read_bytes() for name in ("config.json", "command.txt", "log.jsonl", "checkpoint.pt")}
+    refused = run("train.train", "timelapse", "--preset", "tiny", "g_channels=16", "--resume",
+                  str(out / "checkpoint.pt"), "--out", str(out), "--no-progress")
+    fresh = run("train.train", "timelapse", "--preset", "tiny", "--out", str(out), "--no-progress")
+    assert refused.returncode == 2 and "does not fit this run's networks" in refused.stderr
+    assert fresh.returncode == 2 and "already holds a run" in fresh.stderr and "--resume" in fresh.stderr
+    assert "Traceback" not in refused.stderr + fresh.stderr
+    assert {name: (out / name).read_bytes() for name in before} == before
+
+
+def test_a_fresh_run_into_a_folder_without_a_checkpoint_starts_its_log_and_command_anew(tmp_path):
+    """A run killed before its first checkpoint leaves log rows and a command line; the next fresh run in that
+    folder is a new run, not a continuation, so its log and command.txt hold only its own."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "log.jsonl").write_text("".join(json.dumps({"step": s, "time_s": 99.0}) + "\n" for s in (1, 2, 3)))
+    (out / "command.txt").write_text("python -m train.train timelapse --preset tiny steps=9\n")
+    result = run("train.train", "timelapse", "--preset", "tiny", "--out", str(out), "--no-progress")
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2] and all(r["time_s"] != 99.0 for r in rows)
+    assert (out / "command.txt").read_text().count("\n") == 1 and "steps=9" not in (out / "command.txt").read_text()
+    assert "left by an earlier run in this folder" in result.stdout
+
+
 def test_fine_tune_into_a_new_output_head_starts_it_fresh_and_says_so(tmp_path):
     """--init matches tensors by name: weights of the pixels generator start a "gain" generator whose trunk is
     theirs and whose transform head is new (to_rgb dropped); both lists go into init.json. Changed shapes and

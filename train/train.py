@@ -13,7 +13,10 @@ Settings after the preset are `key=value` overrides of the model config or the t
 too); an unknown key is an error listing the valid ones, and so is a value out of range (`batch_size=0`). The run
 folder gets config.json, command.txt (every invocation, one per line), data.json, log.jsonl, checkpoint.pt and its
 sha256 (checkpoint.pt.sha256, checked by --resume); `python -m train.export <run folder>` turns it into weights/.
-`steps` counts every step of a run, so a resume trains up to it (not that many more).
+`steps` counts every step of a run, so a resume trains up to it (not that many more). A run folder that holds a
+checkpoint is only ever resumed: a fresh run into it is refused, and so is a resume whose checkpoint does not fit,
+before anything in the folder is written. A resume may change settings that keep the networks' shapes (the size,
+a loss weight): the trainer says which.
 """
 
 from __future__ import annotations
@@ -87,6 +90,9 @@ def main(argv: list[str] | None = None) -> Path:
         print(json.dumps({"model_config": to_dict(model_cfg), "train_config": to_dict(train_cfg)}, indent=2))
         return Path()
     run_dir = Path(args.out or Path(train_cfg.out_dir) / f"{args.model}-{args.preset}")
+    if not args.resume and (run_dir / "checkpoint.pt").is_file():  # a fresh run would overwrite it, unasked
+        parser.error(f"{run_dir} already holds a run ({run_dir / 'checkpoint.pt'}): continue it with --resume "
+                     f"{run_dir / 'checkpoint.pt'}, or give another --out (or remove that folder to start over)")
     rank, _, world = distributed_context()
     torch.manual_seed(train_cfg.seed)  # identical initial weights on every rank
     nets = spec.build_nets(model_cfg)
@@ -113,7 +119,7 @@ def main(argv: list[str] | None = None) -> Path:
     if rank == 0:
         launcher = f"torchrun --nproc_per_node={world}" if world > 1 else "python"
         command = f"{launcher} -m train.train " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
-        with open(run_dir / "command.txt", "a") as f:  # one line per invocation: a resumed run keeps its history
+        with open(run_dir / "command.txt", "a" if args.resume else "w") as f:  # a resumed run keeps its history
             f.write(command + "\n")
         (run_dir / "data.json").write_text(json.dumps(describe_dataset(dataset), indent=2) + "\n")
         if args.init:

@@ -848,7 +848,9 @@ def demo() -> tuple[Vid2VidConfig, TrainConfig]:
     # 5 frames: the video D at frame steps 1 and 2 sees 3 windows and 1 window of 3 frames. The image D is the
     # projected one (projected.py: heads on frozen EfficientNet-Lite0 features, DiffAugment), which beat the paper's
     # PatchGAN at equal CPU time (`demo_patch_d`; weights/vid2vid/README.md). ~6 s/step on one thread beside other
-    # work; the shipped weights are 1437 steps (8700 s), one run resumed twice.
+    # work. The shipped weights are this run at 1437 steps (8700 s), then resumed at 256x512 with lambda_temporal=50
+    # (`height=256 width=512 lambda_temporal=50`, ~23 s/step) for 225 steps (5700 s): the flicker at 256x512 went
+    # from 1.97x to 1.36x the real video's (weights/vid2vid/README.md).
     return (Vid2VidConfig(frames=5, d_type="projected"),
             TrainConfig(steps=1500, batch_size=1, log_every=10, ckpt_every=100))
 

@@ -318,6 +318,22 @@ def remove_cached_files(blocks: gr.Blocks) -> None:
             path.parent.rmdir()                  # Gradio puts each file in a folder of its own (its hash)
 
 
+def written_once(fn: Callable) -> Callable:
+    """functools.cache for the functions that write a tab's example files, with a lock around it: when the page's
+    first requests arrive together, the files are written by one of them while the others wait, instead of being
+    rewritten while Gradio serves or copies them (a file cut short under a response that declared its length is the
+    server's "h11 LocalProtocolError: Too little data for declared Content-Length", issue 28)."""
+    cached, lock = functools.cache(fn), threading.RLock()
+
+    @functools.wraps(fn)
+    def locked(*args, **kwargs):
+        with lock:
+            return cached(*args, **kwargs)
+
+    locked.cache_clear = cached.cache_clear
+    return locked
+
+
 def output_path(stem: str, suffix: str) -> Path:
     """A fresh file name in `output_dir()`: two sessions never overwrite each other's results. Files older than
     OUTPUT_MAX_AGE_S are removed first (the page has long since fetched them)."""

@@ -179,7 +179,7 @@ def _video_frames(path: Path, picks: tuple[int, int]) -> tuple[np.ndarray, np.nd
     return frames[picks[0]], frames[min(picks[1], len(frames) - 1)]
 
 
-@functools.lru_cache(maxsize=2)
+@common.written_once
 def _examples(frames: int) -> dict[str, Example]:
     from ..data.inbetween_data import heldout_clips, real_sources
 
@@ -234,7 +234,7 @@ def _thumbnail(start: np.ndarray, end: np.ndarray, side: int = 96) -> np.ndarray
     return np.concatenate([squares[0], np.full((side, 6, 3), 255, np.uint8), squares[1]], axis=1)
 
 
-@functools.lru_cache(maxsize=2)
+@common.written_once
 def _example_thumbnails(frames: int) -> tuple[tuple[str, str], ...]:
     folder = common.output_dir() / "inbetween-examples"
     out = []

@@ -163,7 +163,7 @@ def _example_frames(name: str, count: int = EXAMPLE_FRAMES) -> tuple[np.ndarray,
     return np.stack([fit_within(frame, EXAMPLE_SIDE) for frame in frames]), fps
 
 
-@functools.lru_cache(maxsize=1)
+@common.written_once
 def _example_thumbnails() -> tuple[tuple[str, str], ...]:
     """(file, name) per example: its first frame, written once into the app's temp folder (Gradio serves files
     from there)."""

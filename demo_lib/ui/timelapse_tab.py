@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import time
-from functools import lru_cache
 from pathlib import Path
 
 import gradio as gr
@@ -51,7 +50,7 @@ REAL_PHOTOS = {
 }
 
 
-@lru_cache(maxsize=1)
+@common.written_once
 def example_files() -> dict[str, str]:
     """Example name -> image file: the procedural scenes the model knows (written once per process into the
     app's temp folder), then real photos from installed packages."""

@@ -7,7 +7,7 @@ The label video in use lives in a `gr.State` as a `StreetVideo`: the labels as l
 be undone), the instance maps, and the style choice. Every handler returns a new `StreetVideo` and never changes
 the one it was given, so a handler that fails leaves the sequence in use untouched.
 
-Everything works at the model's training size (`work_size()`, 128x256 for the demo weights): videos are
+Everything works at the model's training size (`work_size()`, 256x512 for the demo weights): videos are
 center-cropped to its 1:2 aspect ratio and resized (label maps with nearest neighbour: ids must not be blended),
 and at most MAX_FRAMES frames are used.
 """
@@ -155,7 +155,7 @@ def example_names() -> list[str]:
     return [name for name, _, _ in _examples(work_size())]
 
 
-@lru_cache(maxsize=2)
+@common.written_once
 def _example_thumbnails(size: tuple[int, int]) -> tuple[tuple[str, str], ...]:
     """(file, name) per example: its first label map in colour, written once into the app's temp folder (Gradio
     serves files from there)."""
