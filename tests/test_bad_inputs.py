@@ -76,14 +76,21 @@ def _with_exif_orientation(path: Path, upright: np.ndarray, orientation: int, **
     Image.fromarray(np.ascontiguousarray(STORED[orientation](upright))).save(path, exif=exif, **save)
 
 
-def make_image_corpus(folder: Path) -> dict[str, Case]:
-    good = picture()
+def _corpus(folder: Path) -> tuple[dict[str, Case], Callable[..., Path]]:
+    """An empty corpus and its `add(name, expect, error, handlers_error) -> path to write the case's file to`."""
     cases: dict[str, Case] = {}
 
     def add(name: str, expect=None, error=None, handlers_error=None) -> Path:
         path = folder / name
         cases[name] = Case(str(path), expect, error, handlers_error)
         return path
+
+    return cases, add
+
+
+def make_image_corpus(folder: Path) -> dict[str, Case]:
+    good = picture()
+    cases, add = _corpus(folder)
 
     Image.fromarray(good).save(add("good.png", lambda a: np.array_equal(a, good)))
     jpeg = folder / "photo.jpg"
@@ -157,12 +164,7 @@ def _label_frames(t: int = 3, h: int = 32, w: int = 64, building: bool = True) -
 
 def make_video_corpus(folder: Path) -> dict[str, Case]:
     good = _label_frames()
-    cases: dict[str, Case] = {}
-
-    def add(name: str, expect=None, error=None, handlers_error=None) -> Path:
-        path = folder / name
-        cases[name] = Case(str(path), expect, error, handlers_error)
-        return path
+    cases, add = _corpus(folder)
 
     mp4 = video.write_mp4(good, add("good.mp4", lambda a: close(a, good, 4)), fps=12)
     data = mp4.read_bytes()
